@@ -1,0 +1,49 @@
+# userfaultfd for Linux 5.10: the harness.  `make help` lists the targets.
+# Flavours: REF=series (default) | base | mainline, DEBUG=0 (default) | 1.
+SHELL := /bin/bash
+export REF ?= series
+export DEBUG ?= 0
+
+.PHONY: help run check shell guest worktree export check-series kernel tests clean
+
+help:
+	@echo 'make run            build and boot the patched kernel, run the narrated demo'
+	@echo 'make check          build, boot and run every test; ends with "N passed, N failed, N skipped"'
+	@echo 'make shell          interactive shell in the guest (tests in /tests)'
+	@echo "make guest CMD='..' [GUEST_FILES=dir]  run one command in the guest, with your static binaries in /user"
+	@echo 'make worktree       create build/linux: base commit (tag base) + patches/series (FORCE=1 recreates)'
+	@echo 'make export         write build/linux commits base..HEAD to patches/ and patches/series'
+	@echo 'make check-series   checkpatch.pl of the base over every patch'
+	@echo 'make kernel | tests build only the kernel of the flavour | the guest test programs'
+	@echo 'Flavours: REF=series|base|mainline  DEBUG=1 (KASAN, lockdep, DEBUG_VM, ...)'
+	@echo 'Exit codes: 1 tests failed or missing, 2 setup/build error, 3 timeout, 4 kernel splat or taint'
+
+run:
+	@scripts/guest.sh run
+
+check:
+	@scripts/guest.sh check
+
+shell:
+	@scripts/guest.sh shell
+
+guest:
+	@scripts/guest.sh cmd "$(CMD)"
+
+worktree:
+	@scripts/host-deps.sh && scripts/worktree.sh
+
+export:
+	@scripts/export.sh
+
+check-series:
+	@scripts/check-series.sh
+
+kernel:
+	@scripts/host-deps.sh && scripts/build-kernel.sh
+
+tests:
+	@scripts/host-deps.sh && scripts/build-tests.sh
+
+clean:
+	rm -rf build/obj-* build/tests build/headers out

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Run the base's scripts/checkpatch.pl over every patch of patches/series.
+# Exceptions are per patch, each with its reason, in the table below.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+base=$(ref_src base)
+[ -f "$base/scripts/checkpatch.pl" ] || "$TOP/scripts/fetch-source.sh" "$TOP/base/linux-5.10.pin" "$base"
+# Patch name pattern -> checkpatch types to ignore for that patch only.
+declare -A exceptions=(
+	# Locals that change between sigsetjmp() and siglongjmp() must be
+	# volatile (C11 7.13.2.1); the VOLATILE rule is about kernel code.
+	['*selftests-vm-userfaultfd-make-the-signal-test-s-jump*']=VOLATILE
+)
+fail=0 n=0
+while read -r p; do
+	case "$p" in ''|'#'*) continue ;; esac
+	n=$((n + 1))
+	ignore=()
+	for pat in "${!exceptions[@]}"; do
+		# shellcheck disable=SC2053
+		[[ $p == $pat ]] && ignore+=("--ignore=${exceptions[$pat]}")
+	done
+	if ! (cd "$base" && perl scripts/checkpatch.pl -q --no-summary --showfile \
+		${ignore[@]+"${ignore[@]}"} "$TOP/patches/$p"); then
+		echo "checkpatch: $p" >&2
+		fail=1
+	fi
+done <"$TOP/patches/series"
+[ "$fail" = 0 ] || die "checkpatch found problems"
+log "checkpatch clean: $n patches"

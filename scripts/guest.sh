@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Build what a guest run needs and run it:
+#   guest.sh check        every test of tests/list; closing line N passed...
+#   guest.sh run          the narrated demo
+#   guest.sh cmd 'CMD'    one command (GUEST_FILES=dir copied to /user); its exit code
+#   guest.sh shell        an interactive guest shell
+# Flavour: REF=series|base|mainline, DEBUG=0|1.  Logs: out/<time>-<flavour>-<mode>/.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+mode=$1 cmd=${2:-}
+ref=${REF:-series} debug=${DEBUG:-0}
+"$TOP/scripts/host-deps.sh"
+obj=$("$TOP/scripts/build-kernel.sh" | tail -n 1)
+tests=$("$TOP/scripts/build-tests.sh" | tail -n 1)
+
+flavour=$ref
+[ "$debug" = 1 ] && flavour=$ref-debug
+dir=$OUT/$(date -u +%Y%m%dT%H%M%SZ)-$flavour-$mode
+mkdir -p "$dir"
+cp "$obj/.config" "$dir/config"
+
+# Debug kernels under TCG are several times slower.
+scale=1
+[ "$debug" = 1 ] && scale=3
+export TEST_TIMEOUT=${TEST_TIMEOUT:-$((300 * scale))}
+export RUN_TIMEOUT=${RUN_TIMEOUT:-$((1800 * scale))}
+
+user=-
+case "$mode" in
+run) cmd=uffd-demo ;;
+cmd)
+	[ -n "$cmd" ] || die "usage: make guest CMD='...' [GUEST_FILES=dir]"
+	if [ -n "${GUEST_FILES:-}" ]; then
+		[ -d "$GUEST_FILES" ] || die "GUEST_FILES=$GUEST_FILES is not a directory"
+		user=$GUEST_FILES
+	fi
+	;;
+check|shell) ;;
+*) die "unknown mode $mode" ;;
+esac
+initrd=$dir/initramfs.cpio.gz
+"$TOP/scripts/initramfs.sh" "$initrd" "$tests" "$user" "$mode" "$cmd"
+
+log "booting $flavour ($mode); logs in ${dir#"$TOP"/}"
+verdict=0
+"$TOP/scripts/boot.sh" "$obj/arch/x86/boot/bzImage" "$initrd" "$dir" "$mode" || verdict=$?
+rm -f "$initrd"
+
+case "$mode" in
+check)
+	status=0
+	"$TOP/scripts/summarise.sh" "$dir" "$tests/list" || status=$?
+	[ "$verdict" != 0 ] && status=$verdict
+	exit "$status"
+	;;
+run|cmd)
+	rc=$(tr -d '\r' <"$dir/results.log" | sed -n "s/^### END $mode \\([0-9]*\\)$/\\1/p" | tail -n 1)
+	[ "$verdict" != 0 ] && exit "$verdict"
+	exit "${rc:-$EXIT_TESTS}"
+	;;
+esac

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the host packages the harness needs (Debian), if any is missing.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+pkgs=(gcc make libc6-dev bc flex bison libelf-dev libssl-dev perl cpio xz-utils
+	gzip file git ccache qemu-system-x86 busybox-static)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed ||
+		missing+=("$p")
+done
+[ ${#missing[@]} = 0 ] && exit 0
+[ "$(id -u)" = 0 ] || die "missing host packages (run as root to install): ${missing[*]}"
+log "installing host packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get -q update >/dev/null
+apt-get -q install -y --no-install-recommends "${missing[@]}" >/dev/null ||
+	die "apt-get install ${missing[*]} failed"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Build the guest initramfs: busybox-static, guest/init, the test binaries
+# and list, the user's files and a harness.conf.
+# Usage: initramfs.sh OUTPUT.cpio.gz TESTDIR USERDIR|- MODE [CMD]
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+out=$1 tests=$2 user=$3 mode=$4 cmd=${5:-}
+bb=$(command -v busybox) || die "busybox-static is not installed"
+file -L "$bb" | grep -q 'statically linked' || die "$bb is not static (install busybox-static)"
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,tests,user,root}
+cp "$bb" "$root/bin/busybox"
+for a in $("$bb" --list-full); do
+	[ -e "$root/$a" ] || ln -s /bin/busybox "$root/$a"
+done
+install -m 0755 "$TOP/guest/init" "$root/init"
+cp -a "$tests"/. "$root/tests/"
+[ "$user" = - ] || cp -a "$user"/. "$root/user/"
+{
+	printf 'MODE=%q\n' "$mode"
+	printf 'CMD=%q\n' "$cmd"
+	printf 'TEST_TIMEOUT=%q\n' "${TEST_TIMEOUT:-300}"
+	# Which kernel the tests run on (the ABI probe's expectations).
+	printf 'export UFFD_REF=%q\n' "${REF:-series}"
+} >"$root/etc/harness.conf"
+echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+echo 'root:x:0:' >"$root/etc/group"
+(cd "$root" && find . -print0 | LC_ALL=C sort -z |
+	cpio --null -o -H newc --reproducible --quiet) | gzip -n -1 >"$out"

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What each kernel is expected to offer through the userfaultfd ABI: the one
+ * place that says which features the series claims.  The ABI probe
+ * (uffd-abi.c) checks the running kernel against the column of the kernel it
+ * was told it runs on (UFFD_REF=series|base|mainline, set by the harness).
+ *
+ * Values are mainline's (shared/ABI.md); they are spelled out as numbers so
+ * that the table does not depend on the headers it is checking.
+ */
+#ifndef UFFD_CLAIMS_H
+#define UFFD_CLAIMS_H
+
+#include <stdint.h>
+
+/* Feature bits of uffdio_api.features, by bit number. */
+struct uffd_feature_name {
+	int bit;
+	const char *name;
+};
+
+static const struct uffd_feature_name uffd_feature_names[] = {
+	{ 0, "PAGEFAULT_FLAG_WP" },	{ 1, "EVENT_FORK" },
+	{ 2, "EVENT_REMAP" },		{ 3, "EVENT_REMOVE" },
+	{ 4, "MISSING_HUGETLBFS" },	{ 5, "MISSING_SHMEM" },
+	{ 6, "EVENT_UNMAP" },		{ 7, "SIGBUS" },
+	{ 8, "THREAD_ID" },		{ 9, "MINOR_HUGETLBFS" },
+	{ 10, "MINOR_SHMEM" },		{ 11, "EXACT_ADDRESS" },
+	{ 12, "WP_HUGETLBFS_SHMEM" },	{ 13, "WP_UNPOPULATED" },
+	{ 14, "POISON" },		{ 15, "WP_ASYNC" },
+	{ 16, "MOVE" },
+};
+#define UFFD_NR_FEATURE_BITS 17
+
+/* Registration modes. */
+#define CLAIM_MISSING	(1u << 0)
+#define CLAIM_WP	(1u << 1)
+#define CLAIM_MINOR	(1u << 2)
+
+/* Memory types a range can be registered on. */
+enum uffd_mem {
+	MEM_ANON,
+	MEM_SHMEM,
+	MEM_SHMEM_PRIVATE,
+	MEM_HUGETLB,
+	MEM_HUGETLB_PRIVATE,
+	MEM_NR,
+};
+
+static const char *const uffd_mem_names[MEM_NR] = {
+	"anon", "shmem", "shmem-private", "hugetlb", "hugetlb-private",
+};
+
+struct uffd_claims {
+	const char *ref;
+	uint64_t features;	/* exactly what UFFDIO_API advertises */
+	uint64_t range_ioctls;	/* REGISTER reply on non-hugetlb ranges */
+	uint64_t basic_ioctls;	/* REGISTER reply on hugetlb ranges */
+	/* Modes each memory type accepts (other modes: EINVAL). */
+	unsigned int modes[MEM_NR];
+};
+
+/* _UFFDIO_* ioctl numbers, as bits of the ioctls masks. */
+#define IOC(nr)		((uint64_t)1 << (nr))
+#define IOC_WAKE	IOC(0x02)
+#define IOC_COPY	IOC(0x03)
+#define IOC_ZEROPAGE	IOC(0x04)
+#define IOC_MOVE	IOC(0x05)
+#define IOC_WP		IOC(0x06)
+#define IOC_CONTINUE	IOC(0x07)
+#define IOC_POISON	IOC(0x08)
+/* UFFDIO_API's ioctls: REGISTER, UNREGISTER, API. */
+#define IOC_API_SET	(IOC(0x00) | IOC(0x01) | IOC(0x3f))
+
+#define FEAT(bit)	((uint64_t)1 << (bit))
+/* Bits 0-8: every 5.10 kernel. */
+#define FEATURES_5_10	0x1ffULL
+
+static const struct uffd_claims uffd_claims[] = {
+	{
+		/* Unpatched 5.10: wp on anonymous memory only, no minor faults. */
+		.ref = "base",
+		.features = FEATURES_5_10,
+		.range_ioctls = IOC_WAKE | IOC_COPY | IOC_ZEROPAGE | IOC_WP,
+		.basic_ioctls = IOC_WAKE | IOC_COPY,
+		.modes = {
+			[MEM_ANON] = CLAIM_MISSING | CLAIM_WP,
+			[MEM_SHMEM] = CLAIM_MISSING,
+			[MEM_SHMEM_PRIVATE] = CLAIM_MISSING,
+			[MEM_HUGETLB] = CLAIM_MISSING,
+			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING,
+		},
+	},
+	{
+		/* The series: what the patches in patches/ claim so far. */
+		.ref = "series",
+		.features = FEATURES_5_10,
+		.range_ioctls = IOC_WAKE | IOC_COPY | IOC_ZEROPAGE | IOC_WP,
+		.basic_ioctls = IOC_WAKE | IOC_COPY,
+		.modes = {
+			[MEM_ANON] = CLAIM_MISSING | CLAIM_WP,
+			[MEM_SHMEM] = CLAIM_MISSING,
+			[MEM_SHMEM_PRIVATE] = CLAIM_MISSING,
+			[MEM_HUGETLB] = CLAIM_MISSING,
+			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING,
+		},
+	},
+	{
+		/* Mainline 6.12 (shared/ABI.md), built with configs/. */
+		.ref = "mainline",
+		.features = FEATURES_5_10 | FEAT(9) | FEAT(10) | FEAT(11) |
+			    FEAT(12) | FEAT(13) | FEAT(14) | FEAT(15) | FEAT(16),
+		.range_ioctls = IOC_WAKE | IOC_COPY | IOC_ZEROPAGE | IOC_MOVE |
+				IOC_WP | IOC_CONTINUE | IOC_POISON,
+		.basic_ioctls = IOC_WAKE | IOC_COPY | IOC_WP | IOC_CONTINUE |
+				IOC_POISON,
+		.modes = {
+			[MEM_ANON] = CLAIM_MISSING | CLAIM_WP,
+			[MEM_SHMEM] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
+			[MEM_SHMEM_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
+			[MEM_HUGETLB] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
+			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
+		},
+	},
+};
+
+#endif

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the harness's userfaultfd tests: TAP output (the work
+ * tree's kselftest.h), opening a userfaultfd, mapping each memory type, and
+ * the claims of the kernel under test.
+ */
+#ifndef UFFD_TEST_H
+#define UFFD_TEST_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
+
+#include "kselftest.h"
+#include "uffd-claims.h"
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+
+#define HPAGE_SIZE (2UL << 20)
+
+/* One TAP result: ok when cond holds. */
+static inline bool check(bool cond, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cond)
+		ksft_test_result_pass("%s\n", msg);
+	else
+		ksft_test_result_fail("%s\n", msg);
+	return cond;
+}
+
+/* The claims of the kernel named by $UFFD_REF (default: the series). */
+static inline const struct uffd_claims *uffd_claims_of_kernel(void)
+{
+	const char *ref = getenv("UFFD_REF");
+	size_t i;
+
+	if (!ref || !*ref)
+		ref = "series";
+	for (i = 0; i < sizeof(uffd_claims) / sizeof(uffd_claims[0]); i++)
+		if (!strcmp(uffd_claims[i].ref, ref))
+			return &uffd_claims[i];
+	ksft_exit_fail_msg("UFFD_REF=%s: no claims for this kernel\n", ref);
+	return NULL;
+}
+
+/* A userfaultfd, before UFFDIO_API. */
+static inline int uffd_open_raw(int flags)
+{
+	return syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | flags);
+}
+
+/* UFFDIO_API on fd; returns 0 or -errno, the reply in *api. */
+static inline int uffd_api(int fd, uint64_t features, struct uffdio_api *api)
+{
+	struct uffdio_api a = { .api = UFFD_API, .features = features };
+
+	if (ioctl(fd, UFFDIO_API, &a))
+		return -errno;
+	if (api)
+		*api = a;
+	return 0;
+}
+
+/* A userfaultfd with UFFDIO_API done; exits the test on failure. */
+static inline int uffd_open(uint64_t features)
+{
+	int fd = uffd_open_raw(0);
+
+	if (fd < 0)
+		ksft_exit_fail_msg("userfaultfd: %s\n", strerror(errno));
+	if (uffd_api(fd, features, NULL))
+		ksft_exit_fail_msg("UFFDIO_API(0x%llx): %s\n",
+				   (unsigned long long)features, strerror(errno));
+	return fd;
+}
+
+static inline bool mem_is_hugetlb(enum uffd_mem mem)
+{
+	return mem == MEM_HUGETLB || mem == MEM_HUGETLB_PRIVATE;
+}
+
+/* Page size of a memory type. */
+static inline size_t mem_page_size(enum uffd_mem mem)
+{
+	return mem_is_hugetlb(mem) ? HPAGE_SIZE : (size_t)getpagesize();
+}
+
+/*
+ * Map len bytes of a memory type.  File-backed types get a memfd of that
+ * size; *fdp receives it (or -1 for anon) so that a test can map it twice.
+ * Returns MAP_FAILED with errno set on failure.
+ */
+static inline void *mem_map(enum uffd_mem mem, size_t len, int *fdp)
+{
+	int fd = -1, flags;
+	void *p;
+
+	if (fdp)
+		*fdp = -1;
+	if (mem == MEM_ANON)
+		return mmap(NULL, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fd = memfd_create(uffd_mem_names[mem],
+			  mem_is_hugetlb(mem) ? MFD_HUGETLB : 0);
+	if (fd < 0)
+		return MAP_FAILED;
+	if (ftruncate(fd, len)) {
+		close(fd);
+		return MAP_FAILED;
+	}
+	flags = (mem == MEM_SHMEM || mem == MEM_HUGETLB) ? MAP_SHARED : MAP_PRIVATE;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
+	if (p == MAP_FAILED || !fdp)
+		close(fd);
+	else
+		*fdp = fd;
+	return p;
+}
+
+static inline void mem_unmap(void *p, size_t len, int fd)
+{
+	munmap(p, len);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* UFFDIO_REGISTER of [p, p+len); returns 0 or -errno, ioctls in *ioctls. */
+static inline int uffd_register(int fd, void *p, size_t len, uint64_t mode,
+				uint64_t *ioctls)
+{
+	struct uffdio_register r = {
+		.range = { .start = (unsigned long)p, .len = len },
+		.mode = mode,
+	};
+
+	if (ioctl(fd, UFFDIO_REGISTER, &r))
+		return -errno;
+	if (ioctls)
+		*ioctls = r.ioctls;
+	return 0;
+}
+
+static inline int uffd_unregister(int fd, void *p, size_t len)
+{
+	struct uffdio_range r = { .start = (unsigned long)p, .len = len };
+
+	return ioctl(fd, UFFDIO_UNREGISTER, &r) ? -errno : 0;
+}
+
+#endif
