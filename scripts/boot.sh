@@ -61,7 +61,7 @@ qpid=$!
 # Progress on the terminal while the guest runs.
 if [ "$mode" = check ]; then
 	tail -n +1 -s 0.5 -f --pid=$qpid "$results" 2>/dev/null |
-		awk '/^### BEGIN /{printf "  %-44s ", $3; fflush()} /^### END /{print ($4 == 0 ? "exit 0" : "exit " $4); fflush()}' >&2 &
+		awk '/^### BEGIN /{printf "  %-44s ", $3; fflush()} /^### END /{sub(/\r$/, ""); printf "exit %-4s %6s s\n", $4, $5; fflush()}' >&2 &
 elif [ "$mode" != probe ]; then
 	tail -n +1 -s 0.5 -f --pid=$qpid "$results" 2>/dev/null | grep --line-buffered -v '^### ' &
 fi
@@ -74,7 +74,7 @@ verdict=0
 pattern=$(grep -v '^#' "$TOP/scripts/splat-patterns" | paste -sd'|')
 if grep -qE "$pattern" "$console"; then
 	echo "KERNEL SPLAT: the console ($console) shows:" >&2
-	grep -nE -A 25 "$pattern" "$console" | head -n 120 >&2
+	{ grep -nE -A 25 "$pattern" "$console" || true; } | head -n 120 >&2 || true
 	verdict=$EXIT_SPLAT
 fi
 tainted=$(tr -d '\r' <"$results" | sed -n 's/^### DONE tainted=\([0-9]*\)$/\1/p' | tail -n 1)
@@ -88,7 +88,7 @@ if [ -z "$tainted" ] && [ "$verdict" = 0 ]; then
 		verdict=$EXIT_TIMEOUT
 	else
 		echo "NO RESULT: the guest stopped (qemu exit $rc) without reporting DONE (console: $console)" >&2
-		tail -n 30 "$console" >&2
+		tail -n 30 "$console" >&2 || true
 		verdict=$EXIT_TESTS
 	fi
 fi

@@ -50,12 +50,18 @@ rm -f "$initrd"
 case "$mode" in
 check)
 	status=0
-	"$TOP/scripts/summarise.sh" "$dir" "$tests/list" || status=$?
+	"$TOP/scripts/summarise.sh" "$dir" "$tests/list" "$verdict" || status=$?
 	[ "$verdict" != 0 ] && status=$verdict
+	case "$status" in
+	0) ;;
+	"$EXIT_SPLAT") echo "VERDICT: kernel splat or taint (exit $status); console: ${dir#"$TOP"/}/console.log" >&2 ;;
+	"$EXIT_TIMEOUT") echo "VERDICT: timeout (exit $status); console: ${dir#"$TOP"/}/console.log" >&2 ;;
+	*) echo "VERDICT: tests failed or missing (exit $status); logs: ${dir#"$TOP"/}" >&2 ;;
+	esac
 	exit "$status"
 	;;
 run|cmd)
-	rc=$(tr -d '\r' <"$dir/results.log" | sed -n "s/^### END $mode \\([0-9]*\\)$/\\1/p" | tail -n 1)
+	rc=$(tr -d '\r' <"$dir/results.log" | sed -n "s/^### END $mode \\([0-9]*\\) .*$/\\1/p" | tail -n 1)
 	[ "$verdict" != 0 ] && exit "$verdict"
 	exit "${rc:-$EXIT_TESTS}"
 	;;

@@ -2,11 +2,12 @@
 # Turn a guest's results channel into one TAP file per test, have prove
 # judge them, and print the closing line `N passed, N failed, N skipped`.
 # A test of the list that did not report counts as failed.
-# Usage: summarise.sh OUTDIR LISTFILE     Exit: 0, or EXIT_TESTS.
+# The kernel's own verdict (boot.sh's exit code) is one more test, "kernel".
+# Usage: summarise.sh OUTDIR LISTFILE BOOT_VERDICT     Exit: 0, or EXIT_TESTS.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-dir=$1 list=$2
+dir=$1 list=$2 verdict=${3:-0}
 tap=$dir/tap
 rm -rf "$tap"
 mkdir -p "$tap"
@@ -50,6 +51,16 @@ while read -r name _; do
 	fi
 	files+=("$t")
 done <"$list"
+
+case "$verdict" in
+0) kernel="ok 1 - kernel: finished, no splat on the console, not tainted" ;;
+"$EXIT_SPLAT") kernel="not ok 1 - kernel: splat or taint (see console.log)" ;;
+"$EXIT_TIMEOUT") kernel="not ok 1 - kernel: the guest timed out" ;;
+*) kernel="not ok 1 - kernel: the guest stopped without reporting (exit $verdict)" ;;
+esac
+printf '1..1\n%s\n' "$kernel" >"$tap/kernel.tap"
+echo 0 >"$tap/kernel.status"
+files+=("$tap/kernel.tap")
 
 status=0
 prove --exec "$TOP/scripts/tap-replay.sh" "${files[@]}" >"$dir/prove.log" 2>&1 || status=$EXIT_TESTS
