@@ -14,7 +14,7 @@ rm -f "$TOP"/patches/*.patch
 n=$(git -C "$wt" rev-list --count base..HEAD)
 if [ "$n" -gt 0 ]; then
 	git -C "$wt" -c core.abbrev=12 format-patch -q --zero-commit --full-index \
-		--no-signature --base=base --thread=shallow -o "$TOP/patches" base..HEAD
+		--no-signature --base=base -o "$TOP/patches" base..HEAD
 fi
 {
 	echo "# Applied in order by scripts/worktree.sh (git am); written by make export."

@@ -23,8 +23,9 @@ cp -a "$tests"/. "$root/tests/"
 	printf 'MODE=%q\n' "$mode"
 	printf 'CMD=%q\n' "$cmd"
 	printf 'TEST_TIMEOUT=%q\n' "${TEST_TIMEOUT:-300}"
-	# Which kernel the tests run on (the ABI probe's expectations).
-	printf 'export UFFD_REF=%q\n' "${REF:-series}"
+	# Whose claims the tests check: the kernel's own (REF), or EXPECT's,
+	# e.g. REF=base EXPECT=mainline shows what the base gets wrong.
+	printf 'export UFFD_REF=%q\n' "${EXPECT:-${REF:-series}}"
 } >"$root/etc/harness.conf"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
 echo 'root:x:0:' >"$root/etc/group"

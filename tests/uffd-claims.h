@@ -11,6 +11,7 @@
 #ifndef UFFD_CLAIMS_H
 #define UFFD_CLAIMS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Feature bits of uffdio_api.features, by bit number. */
@@ -58,7 +59,20 @@ struct uffd_claims {
 	uint64_t basic_ioctls;	/* REGISTER reply on hugetlb ranges */
 	/* Modes each memory type accepts (other modes: EINVAL). */
 	unsigned int modes[MEM_NR];
+	/* /proc/PID/pagemap reports uffd-wp (bit 57). */
+	bool pagemap_wp;
+	/* UFFDIO_UNREGISTER and close() clear the wp state of the range. */
+	bool unregister_clears_wp;
+	/*
+	 * Scenarios of shared/SCENARIOS.md this kernel is known to get wrong,
+	 * bit n for scenario n: their failures are reported as XFAIL, so that
+	 * what is still missing is listed here.  A patch that fixes one
+	 * clears its bit.
+	 */
+	uint32_t known_broken;
 };
+
+#define SCENARIO(n)	((uint32_t)1 << (n))
 
 /* _UFFDIO_* ioctl numbers, as bits of the ioctls masks. */
 #define IOC(nr)		((uint64_t)1 << (nr))
@@ -90,6 +104,8 @@ static const struct uffd_claims uffd_claims[] = {
 			[MEM_HUGETLB] = CLAIM_MISSING,
 			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING,
 		},
+		/* 8: UFFDIO_COPY_MODE_WP into a read-only anon VMA loses wp. */
+		.known_broken = SCENARIO(8),
 	},
 	{
 		/* The series: what the patches in patches/ claim so far. */
@@ -121,6 +137,8 @@ static const struct uffd_claims uffd_claims[] = {
 			[MEM_HUGETLB] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
 			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
 		},
+		.pagemap_wp = true,
+		.unregister_clears_wp = true,
 	},
 };
 

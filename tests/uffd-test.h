@@ -21,6 +21,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <poll.h>
+#include <pthread.h>
 #include <linux/userfaultfd.h>
 
 #include "kselftest.h"
@@ -165,6 +167,119 @@ static inline int uffd_unregister(int fd, void *p, size_t len)
 	struct uffdio_range r = { .start = (unsigned long)p, .len = len };
 
 	return ioctl(fd, UFFDIO_UNREGISTER, &r) ? -errno : 0;
+}
+
+/* UFFDIO_WRITEPROTECT; returns 0 or -errno. */
+static inline int uffd_wp(int fd, void *p, size_t len, bool protect)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (unsigned long)p, .len = len },
+		.mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	return ioctl(fd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
+}
+
+/* /proc/self/pagemap */
+#define PM_UFFD_WP	(1ULL << 57)
+#define PM_SWAP		(1ULL << 62)
+#define PM_PRESENT	(1ULL << 63)
+
+static inline uint64_t pagemap(void *addr)
+{
+	static int fd = -1;
+	uint64_t e = 0;
+	off_t off = (unsigned long)addr / getpagesize() * sizeof(e);
+
+	if (fd < 0)
+		fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || pread(fd, &e, sizeof(e), off) != sizeof(e))
+		ksft_exit_fail_msg("pagemap: %s\n", strerror(errno));
+	return e;
+}
+
+/*
+ * A fault handler thread: counts write-protect faults and resolves each by
+ * un-protecting the faulting page (of size page); counts any other message
+ * as unexpected, resolving missing faults with a zero page where it can.
+ */
+struct wp_handler {
+	int uffd;
+	size_t page;
+	pthread_t thread;
+	int stop[2];
+	bool running;
+	unsigned long wp_faults;
+	unsigned long unexpected;
+};
+
+static inline void *wp_handler_main(void *arg)
+{
+	struct wp_handler *h = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = h->uffd, .events = POLLIN },
+		{ .fd = h->stop[0], .events = POLLIN },
+	};
+	struct uffd_msg msg;
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0 || (pfd[1].revents & POLLIN))
+			return NULL;
+		if (read(h->uffd, &msg, sizeof(msg)) != sizeof(msg))
+			continue;
+		if (msg.event == UFFD_EVENT_PAGEFAULT &&
+		    (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)) {
+			unsigned long a = msg.arg.pagefault.address & ~(h->page - 1);
+
+			__atomic_add_fetch(&h->wp_faults, 1, __ATOMIC_SEQ_CST);
+			if (uffd_wp(h->uffd, (void *)a, h->page, false))
+				ksft_print_msg("handler: un-protect: %s\n", strerror(errno));
+			continue;
+		}
+		__atomic_add_fetch(&h->unexpected, 1, __ATOMIC_SEQ_CST);
+		ksft_print_msg("handler: unexpected event %u flags 0x%llx\n", msg.event,
+			       (unsigned long long)msg.arg.pagefault.flags);
+		if (msg.event == UFFD_EVENT_PAGEFAULT) {
+			struct uffdio_range r = {
+				.start = msg.arg.pagefault.address & ~(h->page - 1),
+				.len = h->page,
+			};
+
+			/* Unblock the faulting thread; the test fails anyway. */
+			ioctl(h->uffd, UFFDIO_WAKE, &r);
+		}
+	}
+}
+
+static inline void wp_handler_start(struct wp_handler *h, int uffd, size_t page)
+{
+	memset(h, 0, sizeof(*h));
+	h->uffd = uffd;
+	h->page = page;
+	if (pipe(h->stop) || pthread_create(&h->thread, NULL, wp_handler_main, h))
+		ksft_exit_fail_msg("handler: %s\n", strerror(errno));
+	h->running = true;
+}
+
+static inline void wp_handler_stop(struct wp_handler *h)
+{
+	if (!h->running)
+		return;
+	h->running = false;
+	if (write(h->stop[1], "x", 1) != 1)
+		ksft_exit_fail_msg("handler stop: %s\n", strerror(errno));
+	pthread_join(h->thread, NULL);
+	close(h->stop[0]);
+	close(h->stop[1]);
+}
+
+/* Write one byte at p; return how many wp faults the write raised. */
+static inline unsigned long wp_write(struct wp_handler *h, volatile char *p, char c)
+{
+	unsigned long before = __atomic_load_n(&h->wp_faults, __ATOMIC_SEQ_CST);
+
+	*p = c;
+	return __atomic_load_n(&h->wp_faults, __ATOMIC_SEQ_CST) - before;
 }
 
 #endif
