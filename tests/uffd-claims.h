@@ -61,8 +61,6 @@ struct uffd_claims {
 	unsigned int modes[MEM_NR];
 	/* /proc/PID/pagemap reports uffd-wp (bit 57). */
 	bool pagemap_wp;
-	/* UFFDIO_UNREGISTER and close() clear the wp state of the range. */
-	bool unregister_clears_wp;
 	/*
 	 * Scenarios of shared/SCENARIOS.md this kernel is known to get wrong,
 	 * bit n for scenario n: their failures are reported as XFAIL, so that
@@ -90,36 +88,40 @@ struct uffd_claims {
 /* Bits 0-8: every 5.10 kernel. */
 #define FEATURES_5_10	0x1ffULL
 
+/* Unpatched 5.10: wp on anonymous memory only, no minor faults. */
+#define RANGE_IOCTLS_5_10	(IOC_WAKE | IOC_COPY | IOC_ZEROPAGE | IOC_WP)
+#define BASIC_IOCTLS_5_10	(IOC_WAKE | IOC_COPY)
+#define MODES_5_10						\
+	[MEM_ANON] = CLAIM_MISSING | CLAIM_WP,			\
+	[MEM_SHMEM] = CLAIM_MISSING,				\
+	[MEM_SHMEM_PRIVATE] = CLAIM_MISSING,			\
+	[MEM_HUGETLB] = CLAIM_MISSING,				\
+	[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING
+
 static const struct uffd_claims uffd_claims[] = {
 	{
-		/* Unpatched 5.10: wp on anonymous memory only, no minor faults. */
 		.ref = "base",
 		.features = FEATURES_5_10,
-		.range_ioctls = IOC_WAKE | IOC_COPY | IOC_ZEROPAGE | IOC_WP,
-		.basic_ioctls = IOC_WAKE | IOC_COPY,
-		.modes = {
-			[MEM_ANON] = CLAIM_MISSING | CLAIM_WP,
-			[MEM_SHMEM] = CLAIM_MISSING,
-			[MEM_SHMEM_PRIVATE] = CLAIM_MISSING,
-			[MEM_HUGETLB] = CLAIM_MISSING,
-			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING,
-		},
+		.range_ioctls = RANGE_IOCTLS_5_10,
+		.basic_ioctls = BASIC_IOCTLS_5_10,
+		.modes = { MODES_5_10 },
 		/* 8: UFFDIO_COPY_MODE_WP into a read-only anon VMA loses wp. */
 		.known_broken = SCENARIO(8),
 	},
 	{
-		/* The series: what the patches in patches/ claim so far. */
+		/*
+		 * The series: 5.10 plus what the patches in patches/ add so
+		 * far (0002 fixed scenario 8).
+		 */
 		.ref = "series",
 		.features = FEATURES_5_10,
-		.range_ioctls = IOC_WAKE | IOC_COPY | IOC_ZEROPAGE | IOC_WP,
-		.basic_ioctls = IOC_WAKE | IOC_COPY,
-		.modes = {
-			[MEM_ANON] = CLAIM_MISSING | CLAIM_WP,
-			[MEM_SHMEM] = CLAIM_MISSING,
-			[MEM_SHMEM_PRIVATE] = CLAIM_MISSING,
-			[MEM_HUGETLB] = CLAIM_MISSING,
-			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING,
-		},
+		.range_ioctls = RANGE_IOCTLS_5_10,
+		.basic_ioctls = BASIC_IOCTLS_5_10,
+		.modes = { MODES_5_10 },
+		/* 0003 */
+		.pagemap_wp = true,
+		/* 13: UNREGISTER and close leave the wp bit on anon ptes. */
+		.known_broken = SCENARIO(13),
 	},
 	{
 		/* Mainline 6.12 (shared/ABI.md), built with configs/. */
@@ -138,7 +140,6 @@ static const struct uffd_claims uffd_claims[] = {
 			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
 		},
 		.pagemap_wp = true,
-		.unregister_clears_wp = true,
 	},
 };
 

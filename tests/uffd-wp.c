@@ -179,14 +179,14 @@ static bool unregistered_clean(struct env *e)
 	size_t i;
 
 	for (i = 0; i < NPAGES; i++) {
-		if (claims->unregister_clears_wp && !wp_bit_is(e, i, false, "after unregister"))
+		if (!wp_bit_is(e, i, false, "after unregister"))
 			return false;
 		if (!page_is(e, i, pattern(i)))
 			return false;
 		pg(e, i)[1] = 'z';
 		if (pg(e, i)[1] != 'z')
 			return fail(e, "write to page %zu lost", i);
-		if (claims->unregister_clears_wp && !wp_bit_is(e, i, false, "after write"))
+		if (!wp_bit_is(e, i, false, "after write"))
 			return false;
 	}
 	return e->h.wp_faults == 0 && e->h.unexpected == 0;
