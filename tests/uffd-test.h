@@ -200,8 +200,10 @@ static inline uint64_t pagemap(void *addr)
 
 /*
  * A fault handler thread: counts write-protect faults and resolves each by
- * un-protecting the faulting page (of size page); counts any other message
- * as unexpected, resolving missing faults with a zero page where it can.
+ * un-protecting the faulting page (of size page).  Any other message is
+ * counted as unexpected; a missing fault is only woken, so the faulting
+ * thread refaults until the per-test timeout kills the test, which then
+ * fails: tests register MISSING only where they resolve it themselves.
  */
 struct wp_handler {
 	int uffd;
