@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export REF ?= series
 export DEBUG ?= 0
 
-.PHONY: help run check shell guest worktree export check-series kernel tests clean
+.PHONY: help run check shell guest worktree export check-series each-patch kernel tests clean
 
 help:
 	@echo 'make run            build and boot the patched kernel, run the narrated demo'
@@ -14,6 +14,7 @@ help:
 	@echo 'make worktree       create build/linux: base commit (tag base) + patches/series (FORCE=1 recreates)'
 	@echo 'make export         write build/linux commits base..HEAD to patches/ and patches/series'
 	@echo 'make check-series   checkpatch.pl of the base over every patch'
+	@echo 'make each-patch     build the kernel at every patch, then with the features masked (x86_64, i386)'
 	@echo 'make kernel | tests build only the kernel of the flavour | the guest test programs'
 	@echo 'Flavours: REF=series|base|mainline  DEBUG=1 (KASAN, lockdep, DEBUG_VM, ...)'
 	@echo 'Exit codes: 1 tests failed or missing, 2 setup/build error, 3 timeout, 4 kernel splat or taint'
@@ -38,6 +39,9 @@ export:
 
 check-series:
 	@scripts/check-series.sh
+
+each-patch:
+	@scripts/host-deps.sh && scripts/build-kernel.sh >/dev/null && scripts/build-each-patch.sh
 
 kernel:
 	@scripts/host-deps.sh && scripts/build-kernel.sh

@@ -111,17 +111,22 @@ static const struct uffd_claims uffd_claims[] = {
 	{
 		/*
 		 * The series: 5.10 plus what the patches in patches/ add so
-		 * far (0002 fixed scenario 8).
+		 * far: scenario 8 fixed for anon, pagemap bit 57, wp cleared
+		 * on unregister/close (13), PTE markers and wp for shmem.
+		 * UFFD_FEATURE_WP_HUGETLBFS_SHMEM waits for hugetlbfs.
 		 */
 		.ref = "series",
 		.features = FEATURES_5_10,
 		.range_ioctls = RANGE_IOCTLS_5_10,
 		.basic_ioctls = BASIC_IOCTLS_5_10,
-		.modes = { MODES_5_10 },
-		/* 0003 */
+		.modes = {
+			[MEM_ANON] = CLAIM_MISSING | CLAIM_WP,
+			[MEM_SHMEM] = CLAIM_MISSING | CLAIM_WP,
+			[MEM_SHMEM_PRIVATE] = CLAIM_MISSING | CLAIM_WP,
+			[MEM_HUGETLB] = CLAIM_MISSING,
+			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING,
+		},
 		.pagemap_wp = true,
-		/* 13: UNREGISTER and close leave the wp bit on anon ptes. */
-		.known_broken = SCENARIO(13),
 	},
 	{
 		/* Mainline 6.12 (shared/ABI.md), built with configs/. */

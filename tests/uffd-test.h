@@ -188,11 +188,19 @@ static inline int uffd_wp(int fd, void *p, size_t len, bool protect)
 static inline uint64_t pagemap(void *addr)
 {
 	static int fd = -1;
+	static pid_t owner;
 	uint64_t e = 0;
 	off_t off = (unsigned long)addr / getpagesize() * sizeof(e);
 
-	if (fd < 0)
+	/* An fd inherited over fork() reads the parent's page tables. */
+	if (fd >= 0 && owner != getpid()) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
 		fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		owner = getpid();
+	}
 	if (fd < 0 || pread(fd, &e, sizeof(e), off) != sizeof(e))
 		ksft_exit_fail_msg("pagemap: %s\n", strerror(errno));
 	return e;
@@ -200,10 +208,11 @@ static inline uint64_t pagemap(void *addr)
 
 /*
  * A fault handler thread: counts write-protect faults and resolves each by
- * un-protecting the faulting page (of size page).  Any other message is
- * counted as unexpected; a missing fault is only woken, so the faulting
- * thread refaults until the per-test timeout kills the test, which then
- * fails: tests register MISSING only where they resolve it themselves.
+ * un-protecting the faulting page (of size page).  A fork event records the
+ * child's userfaultfd in fork_ufd, a remap event is counted.  Any other
+ * message is counted as unexpected; a missing fault is only woken, so the
+ * faulting thread refaults until the per-test timeout kills the test, which
+ * then fails: tests register MISSING only where they resolve it themselves.
  */
 struct wp_handler {
 	int uffd;
@@ -213,6 +222,8 @@ struct wp_handler {
 	bool running;
 	unsigned long wp_faults;
 	unsigned long unexpected;
+	unsigned long remaps;
+	int fork_ufd;
 };
 
 static inline void *wp_handler_main(void *arg)
@@ -238,6 +249,15 @@ static inline void *wp_handler_main(void *arg)
 				ksft_print_msg("handler: un-protect: %s\n", strerror(errno));
 			continue;
 		}
+		if (msg.event == UFFD_EVENT_FORK) {
+			__atomic_store_n(&h->fork_ufd, (int)msg.arg.fork.ufd,
+					 __ATOMIC_SEQ_CST);
+			continue;
+		}
+		if (msg.event == UFFD_EVENT_REMAP) {
+			__atomic_add_fetch(&h->remaps, 1, __ATOMIC_SEQ_CST);
+			continue;
+		}
 		__atomic_add_fetch(&h->unexpected, 1, __ATOMIC_SEQ_CST);
 		ksft_print_msg("handler: unexpected event %u flags 0x%llx\n", msg.event,
 			       (unsigned long long)msg.arg.pagefault.flags);
@@ -258,6 +278,7 @@ static inline void wp_handler_start(struct wp_handler *h, int uffd, size_t page)
 	memset(h, 0, sizeof(*h));
 	h->uffd = uffd;
 	h->page = page;
+	h->fork_ufd = -1;
 	if (pipe(h->stop) || pthread_create(&h->thread, NULL, wp_handler_main, h))
 		ksft_exit_fail_msg("handler: %s\n", strerror(errno));
 	h->running = true;

@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * userfaultfd write-protect must survive zap and be cleaned up completely
- * (shared/SCENARIOS.md 1, 8, 9, 13, 14, 15), on every memory type whose wp
+ * userfaultfd write-protect must survive zap, swap-out, migration, fork and
+ * mremap, THP split, and be cleaned up completely (shared/SCENARIOS.md 1-9,
+ * 13-15), on every memory type whose wp
  * registration the kernel under test claims (uffd-claims.h); other types
  * are skipped.  Each check verifies the data byte for byte, the uffd-wp bit
  * of /proc/self/pagemap (where the kernel claims to report it) and that
  * each expected write traps exactly once.
  */
 #include "uffd-test.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#ifndef MPOL_MF_MOVE_ALL
+#define MPOL_MF_MOVE_ALL (1 << 2)
+#endif
 
 #define NPAGES 4
 
@@ -89,7 +97,8 @@ static bool write_traps(struct env *e, size_t i, unsigned long faults)
  * them in through e->p unless lazy, register them with mode and start the
  * handler.
  */
-static bool setup(struct env *e, enum uffd_mem mem, uint64_t mode, bool fill, bool lazy)
+static bool setup_feat(struct env *e, enum uffd_mem mem, uint64_t mode, bool fill,
+		       bool lazy, uint64_t features)
 {
 	size_t i;
 	char *q;
@@ -115,12 +124,17 @@ static bool setup(struct env *e, enum uffd_mem mem, uint64_t mode, bool fill, bo
 	if (!lazy)
 		for (i = 0; i < NPAGES; i++)
 			(void)*(volatile char *)pg(e, i);
-	e->uffd = uffd_open(0);
+	e->uffd = uffd_open(features);
 	ret = uffd_register(e->uffd, e->p, e->len, mode, NULL);
 	if (ret)
 		return fail(e, "UFFDIO_REGISTER: %s", strerror(-ret));
 	wp_handler_start(&e->h, e->uffd, e->page);
 	return true;
+}
+
+static bool setup(struct env *e, enum uffd_mem mem, uint64_t mode, bool fill, bool lazy)
+{
+	return setup_feat(e, mem, mode, fill, lazy, 0);
 }
 
 static void teardown(struct env *e)
@@ -314,22 +328,498 @@ static bool t_read_fault(struct env *e, enum uffd_mem mem)
 	return e->h.unexpected == 0;
 }
 
+/* Every page's wp bit in pagemap is want. */
+static bool all_wp_bits_are(struct env *e, bool want, const char *when)
+{
+	size_t i;
+
+	for (i = 0; i < NPAGES; i++)
+		if (!wp_bit_is(e, i, want, when))
+			return false;
+	return true;
+}
+
+/* Every page holds its pattern, and a write to each traps `faults` times. */
+static bool all_pages_trap(struct env *e, unsigned long faults)
+{
+	size_t i;
+
+	for (i = 0; i < NPAGES; i++)
+		if (!page_is(e, i, pattern(i)) || !write_traps(e, i, faults))
+			return false;
+	return true;
+}
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+/*
+ * 2: swap-out and swap-in.  MADV_PAGEOUT (zram swap in the guest) unmaps
+ * the pages; the protection stays in the swap entry (anon) or in a marker
+ * (shmem), the read that brings them back does not trap, the write does.
+ */
+static bool t_pageout(struct env *e, enum uffd_mem mem)
+{
+	size_t i;
+	int tries;
+
+	if (!(setup(e, mem, UFFDIO_REGISTER_MODE_WP, true, false) && protect_all(e)))
+		return false;
+	for (tries = 0; tries < 10; tries++) {
+		bool out = true;
+
+		if (madvise(e->p, e->len, MADV_PAGEOUT))
+			return fail(e, "MADV_PAGEOUT: %s", strerror(errno));
+		for (i = 0; i < NPAGES; i++)
+			out &= !(pagemap(pg(e, i)) & PM_PRESENT);
+		if (out)
+			break;
+		usleep(10000);
+	}
+	for (i = 0; i < NPAGES; i++)
+		if (pagemap(pg(e, i)) & PM_PRESENT)
+			return fail(e, "page %zu still mapped after MADV_PAGEOUT", i);
+	return all_wp_bits_are(e, true, "after pageout") &&
+	       all_pages_trap(e, 1) && e->h.unexpected == 0;
+}
+
+/* The NUMA node of the page at p, or -errno. */
+static int page_node(void *p)
+{
+	int status = -1;
+
+	if (syscall(__NR_move_pages, 0, 1UL, &p, NULL, &status, 0))
+		return -errno;
+	return status;
+}
+
+/* 3: page migration (move_pages to the other fake NUMA node) keeps wp. */
+static bool t_migrate(struct env *e, enum uffd_mem mem)
+{
+	size_t i;
+
+	if (!(setup(e, mem, UFFDIO_REGISTER_MODE_WP, true, false) && protect_all(e)))
+		return false;
+	for (i = 0; i < NPAGES; i++) {
+		void *p = pg(e, i);
+		int node = page_node(p), to, status = -1;
+
+		if (node < 0)
+			return fail(e, "move_pages(query) page %zu: %s", i, strerror(-node));
+		to = !node;
+		if (syscall(__NR_move_pages, 0, 1UL, &p, &to, &status, MPOL_MF_MOVE_ALL))
+			return fail(e, "move_pages page %zu: %s", i, strerror(errno));
+		if (status != to)
+			return fail(e, "page %zu: move_pages status %d, wanted node %d",
+				    i, status, to);
+	}
+	return all_wp_bits_are(e, true, "after migration") &&
+	       all_pages_trap(e, 1) && e->h.unexpected == 0;
+}
+
+/*
+ * 6: fork.  With UFFD_FEATURE_EVENT_FORK the child keeps the protection of
+ * mapped and zapped (marker) pages: pagemap agrees, and its writes raise wp
+ * faults on its own uffd, which the parent resolves.  Without it, the child
+ * has no wp bit and writes freely.  The parent keeps its protection.
+ */
+static bool fork_child(struct env *e, bool event)
+{
+	size_t i;
+
+	for (i = 0; i < NPAGES; i++) {
+		if (!wp_bit_is(e, i, event, "in the child") || !page_is(e, i, pattern(i)))
+			return false;
+		pg(e, i)[0] = 'c';
+		if (!wp_bit_is(e, i, false, "in the child after write"))
+			return false;
+	}
+	return true;
+}
+
+static bool t_fork(struct env *e, enum uffd_mem mem, bool event)
+{
+	struct wp_handler child_h;
+	int status, i;
+	pid_t pid;
+
+	if (!(setup_feat(e, mem, UFFDIO_REGISTER_MODE_WP, true, false,
+			 event ? UFFD_FEATURE_EVENT_FORK : 0) &&
+	      protect_all(e) && (e->mfd < 0 || zap(e, 1))))
+		return false;
+	pid = fork();
+	if (pid < 0)
+		return fail(e, "fork: %s", strerror(errno));
+	if (!pid) {
+		bool ok = fork_child(e, event);
+
+		if (!ok)
+			ksft_print_msg("child: %s\n", e->why);
+		_exit(ok ? 0 : 1);
+	}
+	if (event) {
+		/* fork() returned: the handler has read the event. */
+		for (i = 0; i < 1000 && __atomic_load_n(&e->h.fork_ufd, __ATOMIC_SEQ_CST) < 0; i++)
+			usleep(1000);
+		if (e->h.fork_ufd < 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return fail(e, "no fork event");
+		}
+		wp_handler_start(&child_h, e->h.fork_ufd, e->page);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return fail(e, "waitpid: %s", strerror(errno));
+	if (event) {
+		wp_handler_stop(&child_h);
+		close(e->h.fork_ufd);
+		if (child_h.wp_faults != NPAGES || child_h.unexpected)
+			return fail(e, "child's writes raised %lu wp faults (%lu unexpected), expected %d",
+				    child_h.wp_faults, child_h.unexpected, NPAGES);
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return fail(e, "child failed (status 0x%x)", status);
+	if (e->h.wp_faults)
+		return fail(e, "the parent's uffd got %lu of the child's wp faults",
+			    e->h.wp_faults);
+	if (!all_wp_bits_are(e, true, "parent after fork"))
+		return false;
+	/* The child's writes reach shared memory only. */
+	if (mem == MEM_SHMEM)
+		for (i = 0; i < NPAGES; i++)
+			if (pg(e, i)[0] != 'c')
+				return fail(e, "child's write to page %d not seen", i);
+	/* write_traps() puts the pattern back. */
+	for (i = 0; i < NPAGES; i++)
+		if (!write_traps(e, i, 1))
+			return false;
+	return e->h.unexpected == 0;
+}
+
+static bool t_fork_event(struct env *e, enum uffd_mem mem)
+{
+	return t_fork(e, mem, true);
+}
+
+static bool t_fork_noevent(struct env *e, enum uffd_mem mem)
+{
+	return t_fork(e, mem, false);
+}
+
+/*
+ * 7: mremap.  With UFFD_FEATURE_EVENT_REMAP the protection moves with the
+ * pages (markers included); without it the new range has none.
+ */
+static bool t_mremap(struct env *e, enum uffd_mem mem, bool event)
+{
+	char *old, *to;
+	int i;
+
+	if (!(setup_feat(e, mem, UFFDIO_REGISTER_MODE_WP, true, false,
+			 event ? UFFD_FEATURE_EVENT_REMAP : 0) &&
+	      protect_all(e) && (e->mfd < 0 || zap(e, 1))))
+		return false;
+	/* A free place to move to, away from the old range. */
+	to = mmap(NULL, 2 * e->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (to == MAP_FAILED)
+		return fail(e, "mmap: %s", strerror(errno));
+	old = e->p;
+	e->p = mremap(old, e->len, e->len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	if (e->p == MAP_FAILED) {
+		e->p = old;
+		munmap(to, 2 * e->len);
+		return fail(e, "mremap: %s", strerror(errno));
+	}
+	munmap(to + e->len, e->len);
+	if (event) {
+		for (i = 0; i < 1000 && !__atomic_load_n(&e->h.remaps, __ATOMIC_SEQ_CST); i++)
+			usleep(1000);
+		if (!e->h.remaps)
+			return fail(e, "no remap event");
+		return all_wp_bits_are(e, true, "after mremap") && all_pages_trap(e, 1) &&
+		       e->h.unexpected == 0;
+	}
+	return all_wp_bits_are(e, false, "after mremap") && all_pages_trap(e, 0) &&
+	       all_wp_bits_are(e, false, "after writes") && e->h.unexpected == 0;
+}
+
+static bool t_mremap_event(struct env *e, enum uffd_mem mem)
+{
+	return t_mremap(e, mem, true);
+}
+
+static bool t_mremap_noevent(struct env *e, enum uffd_mem mem)
+{
+	return t_mremap(e, mem, false);
+}
+
+/* 1 (punch hole): MADV_REMOVE frees the page; the new one is protected. */
+static bool t_punch_hole(struct env *e, enum uffd_mem mem)
+{
+	if (!(setup(e, mem, UFFDIO_REGISTER_MODE_WP, true, false) && protect_all(e)))
+		return false;
+	if (fallocate(e->mfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      e->page, e->page))
+		return fail(e, "fallocate(PUNCH_HOLE): %s", strerror(errno));
+	if (!wp_bit_is(e, 1, true, "after punch hole"))
+		return false;
+	/* The hole reads as zeroes, then the page is refilled. */
+	if (!page_is(e, 1, 0) || e->h.wp_faults)
+		return fail(e, "hole not zero, or read raised a wp fault");
+	if (!wp_bit_is(e, 1, true, "after read") || wp_write(&e->h, pg(e, 1), 'z') != 1)
+		return fail(e, "write to the refilled hole did not trap once");
+	memset(pg(e, 1), pattern(1), e->page);
+	return page_is(e, 1, pattern(1)) && write_traps(e, 0, 1) && e->h.unexpected == 0;
+}
+
+/* kB of a field of the smaps entry of the vma containing addr, or -1. */
+static long smaps_kb(void *addr, const char *field)
+{
+	unsigned long a = (unsigned long)addr, start, end;
+	char line[256], perms[8];
+	bool in = false;
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* "start-end perms offset dev inode path" starts a vma */
+		if (sscanf(line, "%lx-%lx %7s ", &start, &end, perms) == 3) {
+			in = a >= start && a < end;
+			continue;
+		}
+		if (in && !strncmp(line, field, strlen(field)) && line[strlen(field)] == ':') {
+			kb = strtol(line + strlen(field) + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
+/* A 2 MiB-aligned mapping of len bytes over fd (or anon when fd < 0). */
+static char *map_aligned(size_t len, int flags, int fd)
+{
+	char *r = mmap(NULL, len + HPAGE_SIZE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *p;
+
+	if (r == MAP_FAILED)
+		return r;
+	p = (char *)(((unsigned long)r + HPAGE_SIZE - 1) & ~(HPAGE_SIZE - 1));
+	if (p > r)
+		munmap(r, p - r);
+	munmap(p + len, r + HPAGE_SIZE - p - len);
+	return mmap(p, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED |
+		    (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
+}
+
+/* Probe pages of a 2 MiB range: first, second, middle, last. */
+static const size_t thp_probe[] = { 0, 1, 255, 511 };
+#define THP_PAGES 512
+
+static bool thp_all_protected(struct env *e, const char *when)
+{
+	size_t i;
+
+	for (i = 0; i < THP_PAGES; i++)
+		if (!wp_bit_is(e, i, true, when))
+			return false;
+	return true;
+}
+
+static bool thp_probes_trap(struct env *e)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(thp_probe) / sizeof(thp_probe[0]); i++)
+		if (!page_is(e, thp_probe[i], pattern(thp_probe[i])) ||
+		    !write_traps(e, thp_probe[i], 1))
+			return false;
+	return true;
+}
+
+/*
+ * 4: a PMD-mapped shmem THP (shmem_enabled=always), write-protected, is
+ * split and every 4K page stays protected; a read does not trap, the
+ * writes do, once each.
+ */
+static bool t_shmem_thp(struct env *e, enum uffd_mem mem)
+{
+	const char *knob = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
+	char old[128] = "", *o;
+	bool ok = false;
+	size_t i;
+	char *q;
+	int ret, k;
+
+	memset(e, 0, sizeof(*e));
+	e->mem = mem;
+	e->page = getpagesize();
+	e->len = HPAGE_SIZE;
+	k = open(knob, O_RDWR);
+	if (k < 0 || read(k, old, sizeof(old) - 1) <= 0)
+		return fail(e, "%s: %s", knob, strerror(errno));
+	/* "always within_size advise [never] deny force": keep the [choice]. */
+	o = strchr(old, '[');
+	if (o && strchr(o, ']'))
+		*strchr(o, ']') = 0;
+	if (pwrite(k, "always", 6, 0) != 6) {
+		close(k);
+		return fail(e, "%s: %s", knob, strerror(errno));
+	}
+	e->mfd = memfd_create("thp", 0);
+	if (e->mfd < 0 || fallocate(e->mfd, 0, 0, HPAGE_SIZE)) {
+		fail(e, "memfd/fallocate: %s", strerror(errno));
+		goto out;
+	}
+	q = map_aligned(HPAGE_SIZE, MAP_SHARED, e->mfd);
+	if (q == MAP_FAILED) {
+		fail(e, "mmap: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < THP_PAGES; i++)
+		memset(q + i * e->page, pattern(i), e->page);
+	munmap(q, HPAGE_SIZE);
+	e->p = map_aligned(HPAGE_SIZE, mem == MEM_SHMEM ? MAP_SHARED : MAP_PRIVATE, e->mfd);
+	if (e->p == MAP_FAILED) {
+		fail(e, "mmap: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < THP_PAGES; i++)
+		(void)*(volatile char *)pg(e, i);
+	if (smaps_kb(e->p, "ShmemPmdMapped") != 2048 &&
+	    smaps_kb(e->p, "FilePmdMapped") != 2048) {
+		fail(e, "not PMD-mapped (ShmemPmdMapped %ld kB)",
+		     smaps_kb(e->p, "ShmemPmdMapped"));
+		goto out;
+	}
+	e->uffd = uffd_open(0);
+	ret = uffd_register(e->uffd, e->p, e->len, UFFDIO_REGISTER_MODE_WP, NULL);
+	if (ret) {
+		fail(e, "UFFDIO_REGISTER: %s", strerror(-ret));
+		goto out;
+	}
+	wp_handler_start(&e->h, e->uffd, e->page);
+	if (!protect_all(e) || !thp_all_protected(e, "after protecting the THP"))
+		goto out;
+	/* Zap part of it too: those pages come back protected. */
+	if (!zap(e, 255) || !zap(e, 256))
+		goto out;
+	for (i = 0; i < THP_PAGES; i++)
+		if (!page_is(e, i, pattern(i)))
+			goto out;
+	if (e->h.wp_faults) {
+		fail(e, "reads raised %lu wp faults", e->h.wp_faults);
+		goto out;
+	}
+	ok = thp_all_protected(e, "after reads") && thp_probes_trap(e) &&
+	     write_traps(e, 256, 1) && e->h.unexpected == 0;
+out:
+	if (pwrite(k, o ? o + 1 : "never", strlen(o ? o + 1 : "never"), 0) < 0)
+		ksft_print_msg("restoring %s: %s\n", knob, strerror(errno));
+	close(k);
+	return ok;
+}
+
+/*
+ * 5: anon THP and the huge zero page: wp a whole PMD, split it (mprotect
+ * of half of it, MADV_DONTNEED of a page): every page still mapped stays
+ * protected.
+ */
+static bool t_anon_thp(struct env *e, enum uffd_mem mem, bool zero)
+{
+	size_t i;
+	int ret;
+
+	memset(e, 0, sizeof(*e));
+	e->mem = mem;
+	e->page = getpagesize();
+	e->len = HPAGE_SIZE;
+	e->mfd = -1;
+	e->p = map_aligned(HPAGE_SIZE, MAP_PRIVATE, -1);
+	if (e->p == MAP_FAILED)
+		return fail(e, "mmap: %s", strerror(errno));
+	madvise(e->p, HPAGE_SIZE, MADV_HUGEPAGE);
+	for (i = 0; i < THP_PAGES; i++) {
+		if (zero)
+			(void)*(volatile char *)pg(e, i);
+		else
+			memset(pg(e, i), pattern(i), e->page);
+	}
+	if (!zero && smaps_kb(e->p, "AnonHugePages") != 2048)
+		return fail(e, "not a THP (AnonHugePages %ld kB)",
+			    smaps_kb(e->p, "AnonHugePages"));
+	e->uffd = uffd_open(0);
+	ret = uffd_register(e->uffd, e->p, e->len, UFFDIO_REGISTER_MODE_WP, NULL);
+	if (ret)
+		return fail(e, "UFFDIO_REGISTER: %s", strerror(-ret));
+	wp_handler_start(&e->h, e->uffd, e->page);
+	if (!protect_all(e) || !thp_all_protected(e, "after protecting the PMD"))
+		return false;
+	if (mprotect(e->p, HPAGE_SIZE / 2, PROT_READ) ||
+	    mprotect(e->p, HPAGE_SIZE / 2, PROT_READ | PROT_WRITE))
+		return fail(e, "mprotect: %s", strerror(errno));
+	if (!zap(e, 100))
+		return false;
+	for (i = 0; i < THP_PAGES; i++) {
+		if (i == 100)
+			continue;
+		if (!wp_bit_is(e, i, true, "after split"))
+			return false;
+		if (!page_is(e, i, zero ? 0 : pattern(i)))
+			return false;
+	}
+	if (zero) {
+		for (i = 0; i < sizeof(thp_probe) / sizeof(thp_probe[0]); i++)
+			if (wp_write(&e->h, pg(e, thp_probe[i]), 'z') != 1)
+				return fail(e, "write to zero page %zu did not trap once",
+					    thp_probe[i]);
+		return e->h.unexpected == 0;
+	}
+	return thp_probes_trap(e) && e->h.unexpected == 0;
+}
+
+static bool t_anon_thp_page(struct env *e, enum uffd_mem mem)
+{
+	return t_anon_thp(e, mem, false);
+}
+
+static bool t_anon_thp_zero(struct env *e, enum uffd_mem mem)
+{
+	return t_anon_thp(e, mem, true);
+}
+
 struct scenario {
 	int nr;		/* in shared/SCENARIOS.md */
 	const char *name;
 	bool (*run)(struct env *e, enum uffd_mem mem);
 	bool anon;	/* applies to anonymous memory */
+	bool no_hugetlb;	/* does not apply to hugetlbfs */
+	bool anon_only;	/* applies to anonymous memory only */
 };
 
 static const struct scenario scenarios[] = {
-	{ 1, "dontneed keeps wp", t_dontneed, false },
-	{ 15, "un-protect removes marker", t_unprotect, false },
-	{ 13, "unregister clears wp", t_unregister, true },
-	{ 13, "close clears wp", t_close, true },
-	{ 14, "munmap drops markers", t_munmap, true },
-	{ 8, "mprotect keeps wp", t_mprotect, true },
-	{ 8, "copy_wp then mprotect traps", t_copy_wp_mprotect, true },
-	{ 9, "read fault keeps wp", t_read_fault, false },
+	{ 1, "dontneed keeps wp", t_dontneed, false, false, false },
+	{ 15, "un-protect removes marker", t_unprotect, false, false, false },
+	{ 13, "unregister clears wp", t_unregister, true, false, false },
+	{ 13, "close clears wp", t_close, true, false, false },
+	{ 14, "munmap drops markers", t_munmap, true, false, false },
+	{ 8, "mprotect keeps wp", t_mprotect, true, false, false },
+	{ 8, "copy_wp then mprotect traps", t_copy_wp_mprotect, true, false, false },
+	{ 9, "read fault keeps wp", t_read_fault, false, false, false },
+	{ 2, "pageout keeps wp", t_pageout, true, true, false },
+	{ 3, "migration keeps wp", t_migrate, true, false, false },
+	{ 6, "fork with event keeps wp", t_fork_event, true, false, false },
+	{ 6, "fork without event drops wp", t_fork_noevent, true, false, false },
+	{ 7, "mremap with event moves wp", t_mremap_event, true, false, false },
+	{ 7, "mremap without event drops wp", t_mremap_noevent, true, false, false },
+	{ 1, "punch hole keeps wp", t_punch_hole, false, false, false },
+	{ 4, "shmem THP split keeps wp", t_shmem_thp, false, true, false },
+	{ 5, "anon THP split keeps wp", t_anon_thp_page, true, true, true },
+	{ 5, "huge zero page split keeps wp", t_anon_thp_zero, true, true, true },
 };
 
 int main(void)
@@ -345,9 +835,12 @@ int main(void)
 			const char *name = uffd_mem_names[mem];
 			struct env e;
 
-			if (mem == MEM_ANON && !scenarios[s].anon) {
-				ksft_test_result_skip("%d %s %s: not applicable to anon\n",
-						      scenarios[s].nr, scenarios[s].name, name);
+			if ((mem == MEM_ANON && !scenarios[s].anon) ||
+			    (mem != MEM_ANON && scenarios[s].anon_only) ||
+			    (mem_is_hugetlb(mem) && scenarios[s].no_hugetlb)) {
+				ksft_test_result_skip("%d %s %s: not applicable to %s\n",
+						      scenarios[s].nr, scenarios[s].name, name,
+						      name);
 				continue;
 			}
 			if (!(claims->modes[mem] & CLAIM_WP)) {
