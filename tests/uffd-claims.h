@@ -105,8 +105,11 @@ static const struct uffd_claims uffd_claims[] = {
 		.range_ioctls = RANGE_IOCTLS_5_10,
 		.basic_ioctls = BASIC_IOCTLS_5_10,
 		.modes = { MODES_5_10 },
-		/* 8: UFFDIO_COPY_MODE_WP into a read-only anon VMA loses wp. */
-		.known_broken = SCENARIO(8),
+		/*
+		 * 8: UFFDIO_COPY_MODE_WP into a read-only anon VMA loses wp.
+		 * 3: a PMD migration entry drops the uffd-wp bit of an anon THP.
+		 */
+		.known_broken = SCENARIO(8) | SCENARIO(3),
 	},
 	{
 		/*

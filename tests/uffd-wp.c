@@ -725,11 +725,10 @@ out:
 }
 
 /*
- * 5: anon THP and the huge zero page: wp a whole PMD, split it (mprotect
- * of half of it, MADV_DONTNEED of a page): every page still mapped stays
- * protected.
+ * A 2 MiB-aligned anon range mapped by a THP (pattern) or by the huge zero
+ * page (zero), registered for wp and protected as a whole.
  */
-static bool t_anon_thp(struct env *e, enum uffd_mem mem, bool zero)
+static bool setup_anon_thp(struct env *e, enum uffd_mem mem, bool zero)
 {
 	size_t i;
 	int ret;
@@ -757,7 +756,19 @@ static bool t_anon_thp(struct env *e, enum uffd_mem mem, bool zero)
 	if (ret)
 		return fail(e, "UFFDIO_REGISTER: %s", strerror(-ret));
 	wp_handler_start(&e->h, e->uffd, e->page);
-	if (!protect_all(e) || !thp_all_protected(e, "after protecting the PMD"))
+	return protect_all(e) && thp_all_protected(e, "after protecting the PMD");
+}
+
+/*
+ * 5: anon THP and the huge zero page: wp a whole PMD, split it (mprotect
+ * of half of it, MADV_DONTNEED of a page): every page still mapped stays
+ * protected.
+ */
+static bool t_anon_thp(struct env *e, enum uffd_mem mem, bool zero)
+{
+	size_t i;
+
+	if (!setup_anon_thp(e, mem, zero))
 		return false;
 	if (mprotect(e->p, HPAGE_SIZE / 2, PROT_READ) ||
 	    mprotect(e->p, HPAGE_SIZE / 2, PROT_READ | PROT_WRITE))
@@ -780,6 +791,31 @@ static bool t_anon_thp(struct env *e, enum uffd_mem mem, bool zero)
 		return e->h.unexpected == 0;
 	}
 	return thp_probes_trap(e) && e->h.unexpected == 0;
+}
+
+/* 3 (THP): an anonymous THP protected as a whole keeps wp when migrated. */
+static bool t_anon_thp_migrate(struct env *e, enum uffd_mem mem)
+{
+	void *pages[THP_PAGES];
+	int nodes[THP_PAGES], status[THP_PAGES], node;
+	size_t i;
+
+	if (!setup_anon_thp(e, mem, false))
+		return false;
+	node = page_node(e->p);
+	if (node < 0)
+		return fail(e, "move_pages(query): %s", strerror(-node));
+	for (i = 0; i < THP_PAGES; i++) {
+		pages[i] = pg(e, i);
+		nodes[i] = !node;
+	}
+	if (syscall(__NR_move_pages, 0, (unsigned long)THP_PAGES, pages, nodes, status,
+		    MPOL_MF_MOVE_ALL))
+		return fail(e, "move_pages: %s", strerror(errno));
+	if (status[0] != !node)
+		return fail(e, "THP not migrated: status %d", status[0]);
+	return thp_all_protected(e, "after THP migration") && thp_probes_trap(e) &&
+	       e->h.unexpected == 0;
 }
 
 static bool t_anon_thp_page(struct env *e, enum uffd_mem mem)
@@ -820,6 +856,7 @@ static const struct scenario scenarios[] = {
 	{ 4, "shmem THP split keeps wp", t_shmem_thp, false, true, false },
 	{ 5, "anon THP split keeps wp", t_anon_thp_page, true, true, true },
 	{ 5, "huge zero page split keeps wp", t_anon_thp_zero, true, true, true },
+	{ 3, "THP migration keeps wp", t_anon_thp_migrate, true, true, true },
 };
 
 int main(void)
