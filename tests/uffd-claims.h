@@ -108,8 +108,9 @@ static const struct uffd_claims uffd_claims[] = {
 		/*
 		 * 8: UFFDIO_COPY_MODE_WP into a read-only anon VMA loses wp.
 		 * 3: a PMD migration entry drops the uffd-wp bit of an anon THP.
+		 * 2: swapoff drops the uffd-wp bit of swapped-out anon pages.
 		 */
-		.known_broken = SCENARIO(8) | SCENARIO(3),
+		.known_broken = SCENARIO(8) | SCENARIO(3) | SCENARIO(2),
 	},
 	{
 		/*

@@ -11,6 +11,7 @@
 #include "uffd-test.h"
 
 #include <signal.h>
+#include <sys/swap.h>
 #include <sys/wait.h>
 
 #ifndef MPOL_MF_MOVE_ALL
@@ -359,7 +360,7 @@ static bool all_pages_trap(struct env *e, unsigned long faults)
  * the pages; the protection stays in the swap entry (anon) or in a marker
  * (shmem), the read that brings them back does not trap, the write does.
  */
-static bool t_pageout(struct env *e, enum uffd_mem mem)
+static bool t_pageout_only(struct env *e, enum uffd_mem mem)
 {
 	size_t i;
 	int tries;
@@ -380,8 +381,33 @@ static bool t_pageout(struct env *e, enum uffd_mem mem)
 	for (i = 0; i < NPAGES; i++)
 		if (pagemap(pg(e, i)) & PM_PRESENT)
 			return fail(e, "page %zu still mapped after MADV_PAGEOUT", i);
-	return all_wp_bits_are(e, true, "after pageout") &&
-	       all_pages_trap(e, 1) && e->h.unexpected == 0;
+	return all_wp_bits_are(e, true, "after pageout");
+}
+
+static bool t_pageout(struct env *e, enum uffd_mem mem)
+{
+	return t_pageout_only(e, mem) && all_pages_trap(e, 1) && e->h.unexpected == 0;
+}
+
+/*
+ * 2 (swapoff): pages paged out to zram come back with swapoff, not with a
+ * fault; the protection must come back with them.  Swap is turned on again
+ * whatever happens.
+ */
+#define SWAP_DEV "/dev/zram0"
+static bool t_swapoff(struct env *e, enum uffd_mem mem)
+{
+	bool ok;
+
+	if (!t_pageout_only(e, mem))
+		return false;
+	if (swapoff(SWAP_DEV))
+		return fail(e, "swapoff %s: %s", SWAP_DEV, strerror(errno));
+	ok = all_wp_bits_are(e, true, "after swapoff") && all_pages_trap(e, 1) &&
+	     e->h.unexpected == 0;
+	if (swapon(SWAP_DEV, 0))
+		ksft_exit_fail_msg("swapon %s: %s\n", SWAP_DEV, strerror(errno));
+	return ok;
 }
 
 /* The NUMA node of the page at p, or -errno. */
@@ -857,6 +883,7 @@ static const struct scenario scenarios[] = {
 	{ 5, "anon THP split keeps wp", t_anon_thp_page, true, true, true },
 	{ 5, "huge zero page split keeps wp", t_anon_thp_zero, true, true, true },
 	{ 3, "THP migration keeps wp", t_anon_thp_migrate, true, true, true },
+	{ 2, "swapoff keeps wp", t_swapoff, true, true, false },
 };
 
 int main(void)
