@@ -16,15 +16,6 @@ cfg=$(ref_obj series 0)/.config
 branch=$(git -C "$src" symbolic-ref --short HEAD)
 trap 'git -C "$src" checkout -q "$branch"' EXIT
 
-export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=1
-cc=gcc
-command -v ccache >/dev/null && cc="ccache gcc"
-kmake() {
-	local obj=$1
-	shift
-	make -C "$src" O="$obj" CC="$cc" HOSTCC="$cc" -j"$(nproc)" "$@"
-}
-
 # Compiler warnings in the files a commit touches.
 warnings() {
 	local files
@@ -41,8 +32,8 @@ for c in $(git -C "$src" rev-list --reverse base..HEAD); do
 	git -C "$src" checkout -q "$c"
 	cp "$cfg" "$obj/.config"
 	start=$(date +%s)
-	if kmake "$obj" ARCH=x86_64 -s olddefconfig >/dev/null &&
-		kmake "$obj" ARCH=x86_64 -s bzImage >"$obj/build.log" 2>&1; then
+	if kmake "$src" "$obj" ARCH=x86_64 -s olddefconfig >/dev/null &&
+		kmake "$src" "$obj" ARCH=x86_64 -s bzImage >"$obj/build.log" 2>&1; then
 		w=$(warnings "$c" "$obj/build.log")
 		if [ -n "$w" ]; then
 			printf '%s\n' "$w"
@@ -65,15 +56,15 @@ masked() {
 	local name=$1 arch=$2 obj=$BUILD/obj-step-$1
 	shift 2
 	mkdir -p "$obj"
-	kmake "$obj" ARCH="$arch" -s tinyconfig >/dev/null
+	kmake "$src" "$obj" ARCH="$arch" -s tinyconfig >/dev/null
 	"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" \
 		"$TOP"/configs/{boot,userspace,mm}.config >/dev/null
 	printf '%s\n' "$@" >>"$obj/.config"
-	kmake "$obj" ARCH="$arch" -s olddefconfig >/dev/null
+	kmake "$src" "$obj" ARCH="$arch" -s olddefconfig >/dev/null
 	if grep -q '^CONFIG_PTE_MARKER_UFFD_WP=y' "$obj/.config"; then
 		echo "FAIL  $name: CONFIG_PTE_MARKER_UFFD_WP is still set"
 		fail=1
-	elif kmake "$obj" ARCH="$arch" -s "${parts[@]}" >"$obj/build.log" 2>&1; then
+	elif kmake "$src" "$obj" ARCH="$arch" -s "${parts[@]}" >"$obj/build.log" 2>&1; then
 		echo "ok    $name: ${parts[*]} build without PTE markers for uffd-wp"
 	else
 		tail -n 20 "$obj/build.log"

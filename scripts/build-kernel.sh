@@ -46,15 +46,12 @@ mkdir -p "$obj"
 rm -f "$obj/.uffd-stamp"
 export KBUILD_BUILD_USER=uffd KBUILD_BUILD_HOST=harness \
 	KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026' KBUILD_BUILD_VERSION=1
-export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=1
-cc=gcc
-command -v ccache >/dev/null && cc="ccache gcc"
-kmake() { make -C "$src" O="$obj" ARCH=x86_64 CC="$cc" HOSTCC="$cc" -j"$(nproc)" "$@"; }
+kbuild() { kmake "$src" "$obj" ARCH=x86_64 "$@"; }
 
 log "configuring $label in $obj"
-kmake -s tinyconfig >/dev/null
+kbuild -s tinyconfig >/dev/null
 "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "${frags[@]}" >"$obj/merge.log"
-kmake -s olddefconfig >/dev/null
+kbuild -s olddefconfig >/dev/null
 
 # merge_config only warns: fail on every requested value that did not stick.
 bad=0
@@ -73,8 +70,8 @@ done < <(cat "${frags[@]}")
 [ "$bad" = 0 ] || die "kernel config for $ref lacks requested symbols (see above)"
 
 log "building $label"
-kmake -s bzImage >"$obj/build.log" 2>&1 || { tail -n 40 "$obj/build.log" >&2; die "kernel build failed ($obj/build.log)"; }
-kmake -s headers_install INSTALL_HDR_PATH="$obj/hdr" >>"$obj/build.log" 2>&1 ||
+kbuild -s bzImage >"$obj/build.log" 2>&1 || { tail -n 40 "$obj/build.log" >&2; die "kernel build failed ($obj/build.log)"; }
+kbuild -s headers_install INSTALL_HDR_PATH="$obj/hdr" >>"$obj/build.log" 2>&1 ||
 	{ tail -n 20 "$obj/build.log" >&2; die "headers_install failed"; }
 echo "$stamp" >"$obj/.uffd-stamp"
 echo "$obj"

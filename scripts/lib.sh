@@ -14,6 +14,17 @@ EXIT_SPLAT=4      # kernel panic/oops/BUG/WARN/lockdep/KASAN/hung task/taint
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit "$EXIT_SETUP"; }
 
+# kmake SRC OBJ ARG...: make in the kernel tree SRC with objects in OBJ, through
+# ccache when there is one.  Paths are hashed relative to the repository, so
+# trees and object directories side by side under build/ share the cache.
+kmake() {
+	local src=$1 obj=$2 cc=gcc
+	shift 2
+	command -v ccache >/dev/null && cc="ccache gcc"
+	CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=1 \
+		make -C "$src" O="$obj" CC="$cc" HOSTCC="$cc" -j"$(nproc)" "$@"
+}
+
 # ref_src REF: the kernel source tree of a flavour.
 ref_src() {
 	case "$1" in
