@@ -116,19 +116,19 @@ static const struct uffd_claims uffd_claims[] = {
 		/*
 		 * The series: 5.10 plus what the patches in patches/ add so
 		 * far: scenario 8 fixed for anon, pagemap bit 57, wp cleared
-		 * on unregister/close (13), PTE markers and wp for shmem.
-		 * UFFD_FEATURE_WP_HUGETLBFS_SHMEM waits for hugetlbfs.
+		 * on unregister/close (13), PTE markers and wp for shmem and
+		 * hugetlbfs (UFFD_FEATURE_WP_HUGETLBFS_SHMEM).
 		 */
 		.ref = "series",
-		.features = FEATURES_5_10,
+		.features = FEATURES_5_10 | FEAT(12),
 		.range_ioctls = RANGE_IOCTLS_5_10,
-		.basic_ioctls = BASIC_IOCTLS_5_10,
+		.basic_ioctls = BASIC_IOCTLS_5_10 | IOC_WP,
 		.modes = {
 			[MEM_ANON] = CLAIM_MISSING | CLAIM_WP,
 			[MEM_SHMEM] = CLAIM_MISSING | CLAIM_WP,
 			[MEM_SHMEM_PRIVATE] = CLAIM_MISSING | CLAIM_WP,
-			[MEM_HUGETLB] = CLAIM_MISSING,
-			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING,
+			[MEM_HUGETLB] = CLAIM_MISSING | CLAIM_WP,
+			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING | CLAIM_WP,
 		},
 		.pagemap_wp = true,
 	},
@@ -149,6 +149,16 @@ static const struct uffd_claims uffd_claims[] = {
 			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
 		},
 		.pagemap_wp = true,
+		/*
+		 * 1: a hugetlbfs hole punch racing with faults loses uffd-wp
+		 * (measured on Debian's 6.12: uffd-wp-stress MEM=hugetlb
+		 * RACERS=punch, ~23k writes through a protection in 6 s; the
+		 * series: none).  6.12's hugetlb_vmdelete_list() skips a vma
+		 * whose hugetlb vma lock it cannot trylock, and the page is
+		 * then unmapped by hugetlb_unmap_file_folio() with
+		 * ZAP_FLAG_DROP_MARKER.  The one-shot punch test passes.
+		 */
+		.known_broken = SCENARIO(1),
 	},
 };
 

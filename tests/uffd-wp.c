@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * userfaultfd write-protect must survive zap, swap-out, migration, fork and
- * mremap, THP split, and be cleaned up completely (shared/SCENARIOS.md 1-9,
- * 13-15), on every memory type whose wp
- * registration the kernel under test claims (uffd-claims.h); other types
- * are skipped.  Each check verifies the data byte for byte, the uffd-wp bit
+ * mremap, THP split, and be cleaned up completely (shared/SCENARIOS.md 1-15),
+ * on every memory type whose wp registration the kernel under test claims
+ * (uffd-claims.h); other types are skipped, and so is an operation that
+ * the kernel does not offer on a memory type (5.10 has no MADV_DONTNEED
+ * and no mremap of hugetlbfs; 6.12 has both).  Each check verifies the data byte for byte, the uffd-wp bit
  * of /proc/self/pagemap (where the kernel claims to report it) and that
  * each expected write traps exactly once.
  */
@@ -30,6 +31,7 @@ struct env {
 	int uffd;
 	struct wp_handler h;
 	char why[200];
+	char skip[200];	/* the kernel does not offer what the test needs */
 };
 
 static char pattern(size_t i)
@@ -154,12 +156,44 @@ static bool protect_all(struct env *e)
 	return ret ? fail(e, "UFFDIO_WRITEPROTECT: %s", strerror(-ret)) : true;
 }
 
+/* The test does not apply to this kernel: say why, report a skip. */
+static bool skip(struct env *e, const char *why)
+{
+	snprintf(e->skip, sizeof(e->skip), "%s", why);
+	return false;
+}
+
 /* Zap page i's pte while the page stays in the file (or anon memory goes). */
 static bool zap(struct env *e, size_t i)
 {
-	if (madvise(pg(e, i), e->page, MADV_DONTNEED))
+	if (madvise(pg(e, i), e->page, MADV_DONTNEED)) {
+		if (errno == EINVAL && mem_is_hugetlb(e->mem))
+			return skip(e, "no MADV_DONTNEED of hugetlbfs (Linux 6.1+)");
 		return fail(e, "MADV_DONTNEED: %s", strerror(errno));
+	}
 	return true;
+}
+
+/*
+ * Set up e (filled, registered for wp) with every page protected and page 1
+ * held by a marker: zapped after protection where the kernel can zap it,
+ * never faulted in before protection on hugetlbfs.  Anonymous memory has no
+ * markers (a zapped page is gone): there page 1 stays mapped.
+ */
+static bool setup_marker(struct env *e, enum uffd_mem mem, uint64_t features)
+{
+	size_t i;
+
+	if (!mem_is_hugetlb(mem))
+		return setup_feat(e, mem, UFFDIO_REGISTER_MODE_WP, true, false,
+				  features) &&
+		       protect_all(e) && (mem == MEM_ANON || zap(e, 1));
+	if (!setup_feat(e, mem, UFFDIO_REGISTER_MODE_WP, true, true, features))
+		return false;
+	for (i = 0; i < NPAGES; i++)
+		if (i != 1)
+			(void)*(volatile char *)pg(e, i);
+	return protect_all(e);
 }
 
 /* 1: MADV_DONTNEED of a wp'd page keeps its wp state as a marker. */
@@ -177,8 +211,7 @@ static bool t_unprotect(struct env *e, enum uffd_mem mem)
 {
 	int ret;
 
-	if (!(setup(e, mem, UFFDIO_REGISTER_MODE_WP, true, false) && protect_all(e) &&
-	      zap(e, 1)))
+	if (!setup_marker(e, mem, 0))
 		return false;
 	ret = uffd_wp(e->uffd, pg(e, 1), e->page, false);
 	if (ret)
@@ -211,9 +244,7 @@ static bool t_unregister(struct env *e, enum uffd_mem mem)
 {
 	int ret;
 
-	/* A zapped anon page is gone: only file memory keeps a marker. */
-	if (!(setup(e, mem, UFFDIO_REGISTER_MODE_WP, true, false) && protect_all(e) &&
-	      (e->mfd < 0 || zap(e, 1))))
+	if (!setup_marker(e, mem, 0))
 		return false;
 	ret = uffd_unregister(e->uffd, e->p, e->len);
 	if (ret)
@@ -223,8 +254,7 @@ static bool t_unregister(struct env *e, enum uffd_mem mem)
 
 static bool t_close(struct env *e, enum uffd_mem mem)
 {
-	if (!(setup(e, mem, UFFDIO_REGISTER_MODE_WP, true, false) && protect_all(e) &&
-	      (e->mfd < 0 || zap(e, 1))))
+	if (!setup_marker(e, mem, 0))
 		return false;
 	wp_handler_stop(&e->h);
 	close(e->uffd);
@@ -239,8 +269,7 @@ static bool t_munmap(struct env *e, enum uffd_mem mem)
 	size_t i;
 	char *q;
 
-	if (!(setup(e, mem, UFFDIO_REGISTER_MODE_WP, true, false) && protect_all(e) &&
-	      zap(e, 1)))
+	if (!setup_marker(e, mem, 0))
 		return false;
 	if (munmap(e->p, e->len))
 		return fail(e, "munmap: %s", strerror(errno));
@@ -349,6 +378,29 @@ static bool all_pages_trap(struct env *e, unsigned long faults)
 		if (!page_is(e, i, pattern(i)) || !write_traps(e, i, faults))
 			return false;
 	return true;
+}
+
+/*
+ * 14: truncating a hugetlbfs file drops the protection of its pages, markers
+ * included: after the file grows again no page has the bit, and no write
+ * traps.  (A shmem truncation keeps markers, as mainline does.)
+ */
+static bool t_truncate(struct env *e, enum uffd_mem mem)
+{
+	size_t i;
+
+	if (!mem_is_hugetlb(mem))
+		return skip(e, "shmem keeps markers across truncation (as 6.12)");
+	if (!setup_marker(e, mem, 0))
+		return false;
+	if (ftruncate(e->mfd, 0) || ftruncate(e->mfd, e->len))
+		return fail(e, "ftruncate: %s", strerror(errno));
+	if (!all_wp_bits_are(e, false, "after truncation") || !page_is(e, 0, 0))
+		return false;
+	for (i = 0; i < NPAGES; i++)
+		if (wp_write(&e->h, pg(e, i), 'z') != 0)
+			return fail(e, "write to page %zu trapped after truncation", i);
+	return all_wp_bits_are(e, false, "after writes") && e->h.unexpected == 0;
 }
 
 #ifndef MADV_PAGEOUT
@@ -470,9 +522,7 @@ static bool t_fork(struct env *e, enum uffd_mem mem, bool event)
 	int status, i;
 	pid_t pid;
 
-	if (!(setup_feat(e, mem, UFFDIO_REGISTER_MODE_WP, true, false,
-			 event ? UFFD_FEATURE_EVENT_FORK : 0) &&
-	      protect_all(e) && (e->mfd < 0 || zap(e, 1))))
+	if (!setup_marker(e, mem, event ? UFFD_FEATURE_EVENT_FORK : 0))
 		return false;
 	pid = fork();
 	if (pid < 0)
@@ -512,7 +562,7 @@ static bool t_fork(struct env *e, enum uffd_mem mem, bool event)
 	if (!all_wp_bits_are(e, true, "parent after fork"))
 		return false;
 	/* The child's writes reach shared memory only. */
-	if (mem == MEM_SHMEM)
+	if (mem == MEM_SHMEM || mem == MEM_HUGETLB)
 		for (i = 0; i < NPAGES; i++)
 			if (pg(e, i)[0] != 'c')
 				return fail(e, "child's write to page %d not seen", i);
@@ -542,9 +592,7 @@ static bool t_mremap(struct env *e, enum uffd_mem mem, bool event)
 	char *old, *to;
 	int i;
 
-	if (!(setup_feat(e, mem, UFFDIO_REGISTER_MODE_WP, true, false,
-			 event ? UFFD_FEATURE_EVENT_REMAP : 0) &&
-	      protect_all(e) && (e->mfd < 0 || zap(e, 1))))
+	if (!setup_marker(e, mem, event ? UFFD_FEATURE_EVENT_REMAP : 0))
 		return false;
 	/* A free place to move to, away from the old range. */
 	to = mmap(NULL, 2 * e->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -553,9 +601,13 @@ static bool t_mremap(struct env *e, enum uffd_mem mem, bool event)
 	old = e->p;
 	e->p = mremap(old, e->len, e->len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
 	if (e->p == MAP_FAILED) {
+		int err = errno;
+
 		e->p = old;
 		munmap(to, 2 * e->len);
-		return fail(e, "mremap: %s", strerror(errno));
+		if (err == EINVAL && mem_is_hugetlb(mem))
+			return skip(e, "no mremap of hugetlbfs (Linux 5.16+)");
+		return fail(e, "mremap: %s", strerror(err));
 	}
 	munmap(to + e->len, e->len);
 	if (event) {
@@ -854,6 +906,173 @@ static bool t_anon_thp_zero(struct env *e, enum uffd_mem mem)
 	return t_anon_thp(e, mem, true);
 }
 
+/*
+ * 10: wp of a range never touched leaves markers in page tables allocated
+ * for them: pagemap shows the bit before any access, mincore() counts no
+ * page behind a hugetlbfs marker (shmem's mincore() reports the page cache),
+ * a read maps the page protected without a fault, and every write traps.
+ */
+static bool t_untouched(struct env *e, enum uffd_mem mem)
+{
+	static unsigned char vec[NPAGES * HPAGE_SIZE / 4096];
+	size_t i, n;
+
+	if (!(setup(e, mem, UFFDIO_REGISTER_MODE_WP, true, true) && protect_all(e)))
+		return false;
+	if (!all_wp_bits_are(e, true, "after protecting untouched pages"))
+		return false;
+	if (mem_is_hugetlb(mem)) {
+		n = e->len / getpagesize();
+		if (mincore(e->p, e->len, vec))
+			return fail(e, "mincore: %s", strerror(errno));
+		for (i = 0; i < n; i++)
+			if (vec[i] & 1)
+				return fail(e, "mincore: byte %zu resident behind a marker",
+					    i * getpagesize());
+	}
+	if (!page_is(e, 2, pattern(2)) || e->h.wp_faults)
+		return fail(e, "read of page 2 failed or raised %lu wp faults",
+			    e->h.wp_faults);
+	return wp_bit_is(e, 2, true, "after read") && all_pages_trap(e, 1) &&
+	       all_wp_bits_are(e, false, "after writes") && e->h.unexpected == 0;
+}
+
+/*
+ * 11: private mappings.  Page 0 is copied on write before the protection
+ * (an anonymous page mapped once, which a write could simply reuse), page 1
+ * is only read (the file's page, copied on write); both writes trap, and
+ * the file keeps its data.
+ */
+static bool t_private_cow(struct env *e, enum uffd_mem mem)
+{
+	char *q;
+	size_t i;
+
+	if (mem == MEM_SHMEM || mem == MEM_HUGETLB)
+		return skip(e, "a shared mapping has no copy-on-write");
+	if (!setup(e, mem, UFFDIO_REGISTER_MODE_WP, true, false))
+		return false;
+	pg(e, 0)[0] = pattern(0);
+	if (e->h.wp_faults)
+		return fail(e, "a write before protection raised a wp fault");
+	if (!(protect_all(e) && write_traps(e, 0, 1) && write_traps(e, 1, 1) &&
+	      write_traps(e, 0, 0) && write_traps(e, 1, 0)))
+		return false;
+	if (e->mfd < 0)
+		return e->h.unexpected == 0;
+	q = mmap(NULL, e->len, PROT_READ, MAP_SHARED, e->mfd, 0);
+	if (q == MAP_FAILED)
+		return fail(e, "mmap of the file: %s", strerror(errno));
+	for (i = 0; i < 2 && q[i * e->page] == pattern(i) && q[i * e->page + 1] == pattern(i);
+	     i++)
+		;
+	munmap(q, e->len);
+	if (i < 2)
+		return fail(e, "a private write reached page %zu of the file", i);
+	return e->h.unexpected == 0;
+}
+
+#define PUD_SIZE	(1UL << 30)
+
+/*
+ * 12: two processes map one hugetlbfs file over a whole 1 GiB-aligned GiB,
+ * so that they share the page table of its huge pages; one registers for
+ * wp (the whole GiB, or 4 pages of it, which splits its vma) and protects.
+ * The other's writes neither trap nor are lost, and do not undo the
+ * registered one's protection: its own writes still trap.
+ */
+static bool shared_pmd(struct env *e, bool whole)
+{
+	int go[2], done[2], status, ret;
+	char *r, c = 0;
+	struct pollfd pfd;
+	pid_t pid;
+	size_t i;
+
+	memset(e, 0, sizeof(*e));
+	e->mem = MEM_HUGETLB;
+	e->page = mem_page_size(MEM_HUGETLB);
+	e->mfd = memfd_create("uffd-pmd-share", MFD_HUGETLB);
+	if (e->mfd < 0 || ftruncate(e->mfd, PUD_SIZE))
+		return fail(e, "hugetlb memfd: %s", strerror(errno));
+	r = mmap(NULL, 2 * PUD_SIZE, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r == MAP_FAILED)
+		return fail(e, "mmap: %s", strerror(errno));
+	e->p = (char *)(((unsigned long)r + PUD_SIZE - 1) & ~(PUD_SIZE - 1));
+	if (e->p > r)
+		munmap(r, e->p - r);
+	munmap(e->p + PUD_SIZE, r + PUD_SIZE - e->p);
+	e->len = PUD_SIZE;
+	if (mmap(e->p, PUD_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, e->mfd, 0) != e->p)
+		return fail(e, "mmap of the GiB: %s", strerror(errno));
+	for (i = 0; i < NPAGES; i++)
+		memset(pg(e, i), pattern(i), e->page);
+	if (pipe(go) || pipe(done))
+		return fail(e, "pipe: %s", strerror(errno));
+	/* The child's page tables share the parent's PMD page. */
+	pid = fork();
+	if (pid < 0)
+		return fail(e, "fork: %s", strerror(errno));
+	if (!pid) {
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		for (i = 0; i < NPAGES; i++)
+			pg(e, i)[1] = 'c';
+		_exit(write(done[1], &c, 1) == 1 ? 0 : 3);
+	}
+	e->uffd = uffd_open(0);
+	ret = uffd_register(e->uffd, e->p, whole ? PUD_SIZE : NPAGES * e->page,
+			    UFFDIO_REGISTER_MODE_WP, NULL);
+	if (!ret)
+		ret = uffd_wp(e->uffd, e->p, NPAGES * e->page, true);
+	if (ret) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return fail(e, "register/protect: %s", strerror(-ret));
+	}
+	wp_handler_start(&e->h, e->uffd, e->page);
+	pfd = (struct pollfd){ .fd = done[0], .events = POLLIN };
+	if (write(go[1], &c, 1) != 1 || poll(&pfd, 1, 10000) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return fail(e, "the other process did not finish its writes");
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		return fail(e, "the other process failed (status 0x%x)", status);
+	if (e->h.wp_faults)
+		return fail(e, "the other process's writes raised %lu wp faults here",
+			    e->h.wp_faults);
+	for (i = 0; i < NPAGES; i++)
+		if (pg(e, i)[1] != 'c')
+			return fail(e, "the other process's write to page %zu is lost", i);
+	if (!all_wp_bits_are(e, true, "after the other process's writes"))
+		return false;
+	/* Restore the pattern through a mapping of our own. */
+	r = mmap(NULL, NPAGES * e->page, PROT_READ | PROT_WRITE, MAP_SHARED, e->mfd, 0);
+	if (r == MAP_FAILED)
+		return fail(e, "mmap of the file: %s", strerror(errno));
+	for (i = 0; i < NPAGES; i++)
+		r[i * e->page + 1] = pattern(i);
+	munmap(r, NPAGES * e->page);
+	return all_pages_trap(e, 1) && e->h.unexpected == 0;
+}
+
+static bool t_shared_pmd_whole(struct env *e, enum uffd_mem mem)
+{
+	if (mem != MEM_HUGETLB)
+		return skip(e, "only MAP_SHARED hugetlbfs shares page tables");
+	return shared_pmd(e, true);
+}
+
+static bool t_shared_pmd_part(struct env *e, enum uffd_mem mem)
+{
+	if (mem != MEM_HUGETLB)
+		return skip(e, "only MAP_SHARED hugetlbfs shares page tables");
+	return shared_pmd(e, false);
+}
+
 struct scenario {
 	int nr;		/* in shared/SCENARIOS.md */
 	const char *name;
@@ -869,6 +1088,7 @@ static const struct scenario scenarios[] = {
 	{ 13, "unregister clears wp", t_unregister, true, false, false },
 	{ 13, "close clears wp", t_close, true, false, false },
 	{ 14, "munmap drops markers", t_munmap, true, false, false },
+	{ 14, "truncate drops markers", t_truncate, false, false, false },
 	{ 8, "mprotect keeps wp", t_mprotect, true, false, false },
 	{ 8, "copy_wp then mprotect traps", t_copy_wp_mprotect, true, false, false },
 	{ 9, "read fault keeps wp", t_read_fault, false, false, false },
@@ -884,6 +1104,10 @@ static const struct scenario scenarios[] = {
 	{ 5, "huge zero page split keeps wp", t_anon_thp_zero, true, true, true },
 	{ 3, "THP migration keeps wp", t_anon_thp_migrate, true, true, true },
 	{ 2, "swapoff keeps wp", t_swapoff, true, true, false },
+	{ 10, "wp of untouched range", t_untouched, false, false, false },
+	{ 11, "private CoW traps", t_private_cow, true, false, false },
+	{ 12, "shared PMDs, whole GiB registered", t_shared_pmd_whole, false, false, false },
+	{ 12, "shared PMDs, 4 pages registered", t_shared_pmd_part, false, false, false },
 };
 
 int main(void)
@@ -913,9 +1137,13 @@ int main(void)
 						      claims->ref, name);
 				continue;
 			}
+			memset(&e, 0, sizeof(e));
 			if (scenarios[s].run(&e, mem))
 				ksft_test_result_pass("%d %s %s\n", scenarios[s].nr,
 						      scenarios[s].name, name);
+			else if (e.skip[0] && !e.why[0])
+				ksft_test_result_skip("%d %s %s: %s\n", scenarios[s].nr,
+						      scenarios[s].name, name, e.skip);
 			else if (claims->known_broken & SCENARIO(scenarios[s].nr))
 				ksft_test_result_xfail("%d %s %s: known broken on '%s': %s\n",
 						       scenarios[s].nr, scenarios[s].name, name,
