@@ -4,7 +4,8 @@
  * then a write-protect fault on anonymous memory caught by a handler thread
  * and resolved by un-protecting the page, then a write tracker on a memfd
  * (a live snapshot, as QEMU takes of guest RAM) that catches every first
- * write after the snapshot point, also to pages that were paged out.
+ * write after the snapshot point, also to pages that were paged out, and
+ * the same tracker on hugetlbfs.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -112,14 +113,21 @@ static void pagemap_line(const char *when)
 	say("   (P present, W uffd-wp)\n");
 }
 
-static int write_tracker_demo(void)
+static int write_tracker_demo(enum uffd_mem mem)
 {
-	size_t len = TPAGES * page, i;
+	bool huge = mem_is_hugetlb(mem);
+	size_t len, i;
 	pthread_t th;
 	int fd, ret;
 
-	say("\nA write tracker on a memfd (shared memory), surviving swap-out:\n");
-	area = mem_map(MEM_SHMEM, len, &fd);
+	page = mem_page_size(mem);
+	len = TPAGES * page;
+	memset(snap, 0, sizeof(snap));
+	if (huge)
+		say("\nThe same tracker on a hugetlbfs memfd (2 MiB pages):\n");
+	else
+		say("\nA write tracker on a memfd (shared memory), surviving swap-out:\n");
+	area = mem_map(mem, len, &fd);
 	if (area == MAP_FAILED)
 		ksft_exit_fail_msg("memfd: %s\n", strerror(errno));
 	for (i = 0; i < TPAGES; i++)
@@ -127,16 +135,19 @@ static int write_tracker_demo(void)
 	uffd = uffd_open(0);
 	ret = uffd_register(uffd, area, len, UFFDIO_REGISTER_MODE_WP, NULL);
 	if (ret) {
-		say("  UFFDIO_REGISTER_MODE_WP on shmem: %s: this kernel cannot track writes to shared memory.\n",
-		    strerror(-ret));
+		say("  UFFDIO_REGISTER_MODE_WP on %s: %s: this kernel cannot track writes there.\n",
+		    uffd_mem_names[mem], strerror(-ret));
+		mem_unmap(area, len, fd);
 		return 0;
 	}
 	if (uffd_wp(uffd, area, len, true))
 		ksft_exit_fail_msg("UFFDIO_WRITEPROTECT: %s\n", strerror(errno));
 	say("  8 pages '0'..'7', registered; snapshot point: all write-protected.\n");
 	pagemap_line("at the snapshot:");
-	madvise(area, len, 21 /* MADV_PAGEOUT */);
-	pagemap_line("after MADV_PAGEOUT:");
+	if (!huge) {
+		madvise(area, len, 21 /* MADV_PAGEOUT */);
+		pagemap_line("after MADV_PAGEOUT:");
+	}
 	if (pipe(tpipe) || pthread_create(&th, NULL, tracker, NULL))
 		ksft_exit_fail_msg("tracker: %s\n", strerror(errno));
 	say("  reading page 3 brings it back without a fault: '%c'\n", area[3 * page]);
@@ -152,9 +163,15 @@ static int write_tracker_demo(void)
 		if ((i == 1 || i == 5) != !!snap[i] || (snap[i] && snap[i][0] != (char)('0' + i)))
 			ksft_exit_fail_msg("tracker missed or invented a write to page %zu\n", i);
 	say("  the snapshot holds pages 1 and 5 as they were ('1', '5'); the others are unchanged in place.\n");
+	for (i = 0; i < TPAGES; i++) {
+		free(snap[i]);
+		snap[i] = NULL;
+	}
 	uffd_unregister(uffd, area, len);
 	pagemap_line("after UNREGISTER:");
 	close(uffd);
+	close(tpipe[0]);
+	close(tpipe[1]);
 	mem_unmap(area, len, fd);
 	return 0;
 }
@@ -195,7 +212,8 @@ int main(void)
 		ksft_exit_fail_msg("unexpected contents\n");
 	close(uffd);
 	munmap(area, len);
-	write_tracker_demo();
+	write_tracker_demo(MEM_SHMEM);
+	write_tracker_demo(MEM_HUGETLB);
 	say("Demo done.\n");
 	return 0;
 }
