@@ -51,7 +51,7 @@ done
 git -C "$src" checkout -q "$branch"
 
 # The series' files with its features masked.
-parts=(mm/ fs/userfaultfd.o fs/proc/task_mmu.o)
+parts=(mm/ fs/userfaultfd.o fs/proc/task_mmu.o fs/hugetlbfs/)
 masked() {
 	local name=$1 arch=$2 obj=$BUILD/obj-step-$1
 	shift 2
