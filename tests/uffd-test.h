@@ -101,6 +101,12 @@ static inline bool mem_is_hugetlb(enum uffd_mem mem)
 	return mem == MEM_HUGETLB || mem == MEM_HUGETLB_PRIVATE;
 }
 
+/* Mapped MAP_SHARED (the others are MAP_PRIVATE). */
+static inline bool mem_is_shared(enum uffd_mem mem)
+{
+	return mem == MEM_SHMEM || mem == MEM_HUGETLB;
+}
+
 /* Page size of a memory type. */
 static inline size_t mem_page_size(enum uffd_mem mem)
 {
@@ -130,7 +136,7 @@ static inline void *mem_map(enum uffd_mem mem, size_t len, int *fdp)
 		close(fd);
 		return MAP_FAILED;
 	}
-	flags = (mem == MEM_SHMEM || mem == MEM_HUGETLB) ? MAP_SHARED : MAP_PRIVATE;
+	flags = mem_is_shared(mem) ? MAP_SHARED : MAP_PRIVATE;
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
 	if (p == MAP_FAILED || !fdp)
 		close(fd);

@@ -5,7 +5,8 @@
  * on every memory type whose wp registration the kernel under test claims
  * (uffd-claims.h); other types are skipped, and so is an operation that
  * the kernel does not offer on a memory type (5.10 has no MADV_DONTNEED
- * and no mremap of hugetlbfs; 6.12 has both).  Each check verifies the data byte for byte, the uffd-wp bit
+ * and no mremap of hugetlbfs; 6.12 has both).  Each check verifies the
+ * data byte for byte, the uffd-wp bit
  * of /proc/self/pagemap (where the kernel claims to report it) and that
  * each expected write traps exactly once.
  */
@@ -265,7 +266,7 @@ static bool t_close(struct env *e, enum uffd_mem mem)
 /* 14: munmap drops markers: a new mapping at the same place has none. */
 static bool t_munmap(struct env *e, enum uffd_mem mem)
 {
-	int flags = (mem == MEM_SHMEM || mem == MEM_HUGETLB) ? MAP_SHARED : MAP_PRIVATE;
+	int flags = mem_is_shared(mem) ? MAP_SHARED : MAP_PRIVATE;
 	size_t i;
 	char *q;
 
@@ -562,7 +563,7 @@ static bool t_fork(struct env *e, enum uffd_mem mem, bool event)
 	if (!all_wp_bits_are(e, true, "parent after fork"))
 		return false;
 	/* The child's writes reach shared memory only. */
-	if (mem == MEM_SHMEM || mem == MEM_HUGETLB)
+	if (mem_is_shared(mem))
 		for (i = 0; i < NPAGES; i++)
 			if (pg(e, i)[0] != 'c')
 				return fail(e, "child's write to page %d not seen", i);
@@ -677,19 +678,19 @@ static long smaps_kb(void *addr, const char *field)
 	return kb;
 }
 
-/* A 2 MiB-aligned mapping of len bytes over fd (or anon when fd < 0). */
-static char *map_aligned(size_t len, int flags, int fd)
+/* An align-aligned mapping of len bytes over fd (or anon when fd < 0). */
+static char *map_aligned(size_t len, size_t align, int flags, int fd)
 {
-	char *r = mmap(NULL, len + HPAGE_SIZE, PROT_NONE,
+	char *r = mmap(NULL, len + align, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	char *p;
 
 	if (r == MAP_FAILED)
 		return r;
-	p = (char *)(((unsigned long)r + HPAGE_SIZE - 1) & ~(HPAGE_SIZE - 1));
+	p = (char *)(((unsigned long)r + align - 1) & ~(align - 1));
 	if (p > r)
 		munmap(r, p - r);
-	munmap(p + len, r + HPAGE_SIZE - p - len);
+	munmap(p + len, r + align - p - len);
 	return mmap(p, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED |
 		    (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
 }
@@ -753,7 +754,7 @@ static bool t_shmem_thp(struct env *e, enum uffd_mem mem)
 		fail(e, "memfd/fallocate: %s", strerror(errno));
 		goto out;
 	}
-	q = map_aligned(HPAGE_SIZE, MAP_SHARED, e->mfd);
+	q = map_aligned(HPAGE_SIZE, HPAGE_SIZE, MAP_SHARED, e->mfd);
 	if (q == MAP_FAILED) {
 		fail(e, "mmap: %s", strerror(errno));
 		goto out;
@@ -761,7 +762,8 @@ static bool t_shmem_thp(struct env *e, enum uffd_mem mem)
 	for (i = 0; i < THP_PAGES; i++)
 		memset(q + i * e->page, pattern(i), e->page);
 	munmap(q, HPAGE_SIZE);
-	e->p = map_aligned(HPAGE_SIZE, mem == MEM_SHMEM ? MAP_SHARED : MAP_PRIVATE, e->mfd);
+	e->p = map_aligned(HPAGE_SIZE, HPAGE_SIZE,
+			   mem_is_shared(mem) ? MAP_SHARED : MAP_PRIVATE, e->mfd);
 	if (e->p == MAP_FAILED) {
 		fail(e, "mmap: %s", strerror(errno));
 		goto out;
@@ -816,7 +818,7 @@ static bool setup_anon_thp(struct env *e, enum uffd_mem mem, bool zero)
 	e->page = getpagesize();
 	e->len = HPAGE_SIZE;
 	e->mfd = -1;
-	e->p = map_aligned(HPAGE_SIZE, MAP_PRIVATE, -1);
+	e->p = map_aligned(HPAGE_SIZE, HPAGE_SIZE, MAP_PRIVATE, -1);
 	if (e->p == MAP_FAILED)
 		return fail(e, "mmap: %s", strerror(errno));
 	madvise(e->p, HPAGE_SIZE, MADV_HUGEPAGE);
@@ -948,7 +950,7 @@ static bool t_private_cow(struct env *e, enum uffd_mem mem)
 	char *q;
 	size_t i;
 
-	if (mem == MEM_SHMEM || mem == MEM_HUGETLB)
+	if (mem_is_shared(mem))
 		return skip(e, "a shared mapping has no copy-on-write");
 	if (!setup(e, mem, UFFDIO_REGISTER_MODE_WP, true, false))
 		return false;
@@ -995,18 +997,10 @@ static bool shared_pmd(struct env *e, bool whole)
 	e->mfd = memfd_create("uffd-pmd-share", MFD_HUGETLB);
 	if (e->mfd < 0 || ftruncate(e->mfd, PUD_SIZE))
 		return fail(e, "hugetlb memfd: %s", strerror(errno));
-	r = mmap(NULL, 2 * PUD_SIZE, PROT_NONE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (r == MAP_FAILED)
-		return fail(e, "mmap: %s", strerror(errno));
-	e->p = (char *)(((unsigned long)r + PUD_SIZE - 1) & ~(PUD_SIZE - 1));
-	if (e->p > r)
-		munmap(r, e->p - r);
-	munmap(e->p + PUD_SIZE, r + PUD_SIZE - e->p);
-	e->len = PUD_SIZE;
-	if (mmap(e->p, PUD_SIZE, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED | MAP_NORESERVE, e->mfd, 0) != e->p)
+	e->p = map_aligned(PUD_SIZE, PUD_SIZE, MAP_SHARED | MAP_NORESERVE, e->mfd);
+	if (e->p == MAP_FAILED)
 		return fail(e, "mmap of the GiB: %s", strerror(errno));
+	e->len = PUD_SIZE;
 	for (i = 0; i < NPAGES; i++)
 		memset(pg(e, i), pattern(i), e->page);
 	if (pipe(go) || pipe(done))
