@@ -28,7 +28,7 @@ export RUN_TIMEOUT=${RUN_TIMEOUT:-$((1800 * scale))}
 
 user=-
 case "$mode" in
-run) cmd=uffd-demo ;;
+run) cmd="uffd-demo && uffd-pager" ;;
 cmd)
 	[ -n "$cmd" ] || die "usage: make guest CMD='...' [GUEST_FILES=dir]"
 	if [ -n "${GUEST_FILES:-}" ]; then

@@ -62,6 +62,11 @@ struct uffd_claims {
 	/* /proc/PID/pagemap reports uffd-wp (bit 57). */
 	bool pagemap_wp;
 	/*
+	 * Registration modes whose pending faults UFFDIO_UNREGISTER wakes (the
+	 * others wait for UFFDIO_WAKE or the close of the uffd).
+	 */
+	unsigned int unregister_wakes;
+	/*
 	 * Scenarios of shared/SCENARIOS.md this kernel is known to get wrong,
 	 * bit n for scenario n: their failures are reported as XFAIL, so that
 	 * what is still missing is listed here.  A patch that fixes one
@@ -111,26 +116,29 @@ static const struct uffd_claims uffd_claims[] = {
 		 * 2: swapoff drops the uffd-wp bit of swapped-out anon pages.
 		 */
 		.known_broken = SCENARIO(8) | SCENARIO(3) | SCENARIO(2),
+		.unregister_wakes = CLAIM_MISSING,
 	},
 	{
 		/*
 		 * The series: 5.10 plus what the patches in patches/ add so
 		 * far: scenario 8 fixed for anon, pagemap bit 57, wp cleared
 		 * on unregister/close (13), PTE markers and wp for shmem and
-		 * hugetlbfs (UFFD_FEATURE_WP_HUGETLBFS_SHMEM).
+		 * hugetlbfs (UFFD_FEATURE_WP_HUGETLBFS_SHMEM), minor faults
+		 * and UFFDIO_CONTINUE for hugetlbfs and shmem.
 		 */
 		.ref = "series",
-		.features = FEATURES_5_10 | FEAT(12),
-		.range_ioctls = RANGE_IOCTLS_5_10,
-		.basic_ioctls = BASIC_IOCTLS_5_10 | IOC_WP,
+		.features = FEATURES_5_10 | FEAT(9) | FEAT(10) | FEAT(12),
+		.range_ioctls = RANGE_IOCTLS_5_10 | IOC_CONTINUE,
+		.basic_ioctls = BASIC_IOCTLS_5_10 | IOC_WP | IOC_CONTINUE,
 		.modes = {
 			[MEM_ANON] = CLAIM_MISSING | CLAIM_WP,
-			[MEM_SHMEM] = CLAIM_MISSING | CLAIM_WP,
-			[MEM_SHMEM_PRIVATE] = CLAIM_MISSING | CLAIM_WP,
-			[MEM_HUGETLB] = CLAIM_MISSING | CLAIM_WP,
-			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING | CLAIM_WP,
+			[MEM_SHMEM] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
+			[MEM_SHMEM_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
+			[MEM_HUGETLB] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
+			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
 		},
 		.pagemap_wp = true,
+		.unregister_wakes = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
 	},
 	{
 		/* Mainline 6.12 (shared/ABI.md), built with configs/. */
@@ -149,6 +157,7 @@ static const struct uffd_claims uffd_claims[] = {
 			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
 		},
 		.pagemap_wp = true,
+		.unregister_wakes = CLAIM_MISSING,
 		/*
 		 * 1: a hugetlbfs hole punch racing with faults loses uffd-wp
 		 * (measured on Debian's 6.12: uffd-wp-stress MEM=hugetlb
