@@ -186,6 +186,45 @@ static inline int uffd_wp(int fd, void *p, size_t len, bool protect)
 	return ioctl(fd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
 }
 
+/* A field of /proc/self/smaps for the vma holding addr, in kB; -1 if none. */
+static inline long smaps_kb(void *addr, const char *field)
+{
+	unsigned long a = (unsigned long)addr, start, end;
+	char line[256], perms[8];
+	bool in = false;
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* "start-end perms offset dev inode path" starts a vma */
+		if (sscanf(line, "%lx-%lx %7s ", &start, &end, perms) == 3) {
+			in = a >= start && a < end;
+			continue;
+		}
+		if (in && !strncmp(line, field, strlen(field)) && line[strlen(field)] == ':') {
+			kb = strtol(line + strlen(field) + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
+/*
+ * Move the pages every CPU has just added to its LRU batch onto the LRU:
+ * MADV_PAGEOUT passes over a page that is not there yet, and drains only
+ * the batch of its own CPU.  migrate_pages() from node 0 to node 0 moves
+ * nothing but drains every CPU first (5.10 and 6.12 alike).
+ */
+static inline void lru_drain_all(void)
+{
+	unsigned long node0 = 1;
+
+	syscall(__NR_migrate_pages, 0, 2, &node0, &node0);
+}
+
 /* /proc/self/pagemap */
 #define PM_UFFD_WP	(1ULL << 57)
 #define PM_SWAP		(1ULL << 62)

@@ -653,30 +653,6 @@ static bool t_punch_hole(struct env *e, enum uffd_mem mem)
 }
 
 /* kB of a field of the smaps entry of the vma containing addr, or -1. */
-static long smaps_kb(void *addr, const char *field)
-{
-	unsigned long a = (unsigned long)addr, start, end;
-	char line[256], perms[8];
-	bool in = false;
-	long kb = -1;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		/* "start-end perms offset dev inode path" starts a vma */
-		if (sscanf(line, "%lx-%lx %7s ", &start, &end, perms) == 3) {
-			in = a >= start && a < end;
-			continue;
-		}
-		if (in && !strncmp(line, field, strlen(field)) && line[strlen(field)] == ':') {
-			kb = strtol(line + strlen(field) + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return kb;
-}
 
 /* An align-aligned mapping of len bytes over fd (or anon when fd < 0). */
 static char *map_aligned(size_t len, size_t align, int flags, int fd)
