@@ -145,6 +145,7 @@ static int write_tracker_demo(enum uffd_mem mem)
 	say("  8 pages '0'..'7', registered; snapshot point: all write-protected.\n");
 	pagemap_line("at the snapshot:");
 	if (!huge) {
+		lru_drain_all();
 		madvise(area, len, 21 /* MADV_PAGEOUT */);
 		pagemap_line("after MADV_PAGEOUT:");
 	}
