@@ -25,8 +25,7 @@ struct pager {
 	size_t page;
 	char *guest, *src;
 	bool minor;
-	int stop[2];
-	pthread_t thread;
+	struct bg_thread bg;
 	unsigned long faults, errors;
 	double ioctl_ns;
 };
@@ -44,7 +43,7 @@ static void *pager_main(void *arg)
 	struct pager *p = arg;
 	struct pollfd pfd[2] = {
 		{ .fd = p->uffd, .events = POLLIN },
-		{ .fd = p->stop[0], .events = POLLIN },
+		{ .fd = p->bg.stop[0], .events = POLLIN },
 	};
 	struct uffd_msg msg;
 
@@ -122,15 +121,9 @@ static bool demand_page(enum uffd_mem mem, size_t npages, bool minor,
 	if (ret) {
 		printf("  %s, %s: UFFDIO_REGISTER: %s: not on this kernel\n",
 		       uffd_mem_names[mem], minor ? "MINOR" : "MISSING", strerror(-ret));
-		close(p.uffd);
-		if (fill)
-			munmap(fill, len);
-		free(p.src);
-		mem_unmap(p.guest, len, mfd);
-		return false;
+		goto out;
 	}
-	if (pipe(p.stop) || pthread_create(&p.thread, NULL, pager_main, &p))
-		ksft_exit_fail_msg("pager: %s\n", strerror(errno));
+	bg_start(&p.bg, pager_main, &p, "pager");
 
 	/* the guest touches every page once, then checks all of it */
 	t = now_ns();
@@ -143,9 +136,7 @@ static bool demand_page(enum uffd_mem mem, size_t npages, bool minor,
 			    p.guest[i * page + k + 4095] != byte_of(i, k))
 				ksft_exit_fail_msg("%s page %zu: wrong data\n",
 						   uffd_mem_names[mem], i);
-	if (write(p.stop[1], "x", 1) != 1)
-		ksft_exit_fail_msg("pager stop: %s\n", strerror(errno));
-	pthread_join(p.thread, NULL);
+	bg_stop(&p.bg, "pager");
 	if (p.faults != npages || p.errors)
 		ksft_exit_fail_msg("%lu faults, %lu errors for %zu pages\n",
 				   p.faults, p.errors, npages);
@@ -153,14 +144,13 @@ static bool demand_page(enum uffd_mem mem, size_t npages, bool minor,
 	printf("  %-8s %zu x %4zu KiB, %-8s+ %-8s: %8.1f us per fault (ioctl %8.1f us), data verified\n",
 	       uffd_mem_names[mem], npages, page >> 10, minor ? "MINOR" : "MISSING",
 	       minor ? "CONTINUE" : "COPY", *per_fault_us, p.ioctl_ns / npages / 1000);
-	close(p.stop[0]);
-	close(p.stop[1]);
+out:
 	close(p.uffd);
 	if (fill)
 		munmap(fill, len);
 	free(p.src);
 	mem_unmap(p.guest, len, mfd);
-	return true;
+	return !ret;
 }
 
 int main(void)

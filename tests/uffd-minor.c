@@ -31,9 +31,7 @@ struct resolver {
 	size_t page;
 	bool continue_wp;	/* resolve minor faults with CONTINUE_MODE_WP */
 	char *copy_src;		/* a page of 'M' for missing faults */
-	pthread_t thread;
-	int stop[2];
-	bool running;
+	struct bg_thread bg;
 	unsigned long minor, missing, wp, eexist, forks, remaps, unexpected;
 	unsigned long child_minor;
 	int last_error;
@@ -47,31 +45,12 @@ struct env {
 	char *b;	/* filler, MAP_SHARED */
 	int uffd;
 	struct resolver r;
-	char why[256];
-	char skip[256];
+	struct verdict v;
 };
 
 static char pattern(size_t i)
 {
 	return 'a' + i % 26;
-}
-
-static bool fail(struct env *e, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!e->why[0]) {
-		va_start(ap, fmt);
-		vsnprintf(e->why, sizeof(e->why), fmt, ap);
-		va_end(ap);
-	}
-	return false;
-}
-
-static bool skip(struct env *e, const char *why)
-{
-	snprintf(e->skip, sizeof(e->skip), "%s", why);
-	return false;
 }
 
 static char *pa(struct env *e, size_t i)
@@ -192,7 +171,7 @@ static void *resolver_main(void *arg)
 	for (;;) {
 		int child = __atomic_load_n(&r->child_uffd, __ATOMIC_SEQ_CST);
 
-		pfd[0] = (struct pollfd){ .fd = r->stop[0], .events = POLLIN };
+		pfd[0] = (struct pollfd){ .fd = r->bg.stop[0], .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = r->uffd, .events = POLLIN };
 		pfd[2] = (struct pollfd){ .fd = child, .events = POLLIN };
 		n = child >= 0 ? 3 : 2;
@@ -232,21 +211,14 @@ static void resolver_start(struct resolver *r, int uffd, size_t page)
 	if (!r->copy_src)
 		ksft_exit_fail_msg("resolver: %s\n", strerror(errno));
 	memset(r->copy_src, 'M', page);
-	if (pipe(r->stop) || pthread_create(&r->thread, NULL, resolver_main, r))
-		ksft_exit_fail_msg("resolver: %s\n", strerror(errno));
-	r->running = true;
+	bg_start(&r->bg, resolver_main, r, "resolver");
 }
 
 static void resolver_stop(struct resolver *r)
 {
-	if (!r->running)
+	if (!r->bg.running)
 		return;
-	r->running = false;
-	if (write(r->stop[1], "x", 1) != 1)
-		ksft_exit_fail_msg("resolver stop: %s\n", strerror(errno));
-	pthread_join(r->thread, NULL);
-	close(r->stop[0]);
-	close(r->stop[1]);
+	bg_stop(&r->bg, "resolver");
 	if (r->child_uffd >= 0)
 		close(r->child_uffd);
 	free(r->copy_src);
@@ -257,12 +229,9 @@ static void resolver_stop(struct resolver *r)
  * listed in fill (a bit per page) through b, register a with mode and start
  * the resolver unless no_resolver.
  */
-static bool setup_feat(struct env *e, enum uffd_mem mem, uint64_t mode,
-		       unsigned int fill, uint64_t features, bool no_resolver)
+/* A fresh env with NPAGES of mem mapped as a (for file types: a memfd). */
+static bool env_map(struct env *e, enum uffd_mem mem)
 {
-	size_t i;
-	int ret;
-
 	memset(e, 0, sizeof(*e));
 	e->mem = mem;
 	e->uffd = -1;
@@ -273,6 +242,17 @@ static bool setup_feat(struct env *e, enum uffd_mem mem, uint64_t mode,
 		e->a = NULL;
 		return fail(e, "mmap: %s", strerror(errno));
 	}
+	return true;
+}
+
+static bool setup_feat(struct env *e, enum uffd_mem mem, uint64_t mode,
+		       unsigned int fill, uint64_t features, bool no_resolver)
+{
+	size_t i;
+	int ret;
+
+	if (!env_map(e, mem))
+		return false;
 	e->b = mmap(NULL, e->len, PROT_READ | PROT_WRITE, MAP_SHARED, e->mfd, 0);
 	if (e->b == MAP_FAILED) {
 		e->b = NULL;
@@ -865,16 +845,8 @@ static bool t_anon(struct env *e, enum uffd_mem mem)
 {
 	int ret;
 
-	memset(e, 0, sizeof(*e));
-	e->mem = mem;
-	e->mfd = -1;
-	e->page = mem_page_size(mem);
-	e->len = NPAGES * e->page;
-	e->a = mem_map(mem, e->len, NULL);
-	if (e->a == MAP_FAILED) {
-		e->a = NULL;
-		return fail(e, "mmap: %s", strerror(errno));
-	}
+	if (!env_map(e, mem))
+		return false;
 	e->uffd = uffd_open(0);
 	ret = uffd_register(e->uffd, e->a, e->len, UFFDIO_REGISTER_MODE_MINOR, NULL);
 	if (ret != -EINVAL)
@@ -1269,16 +1241,16 @@ int main(void)
 			e.uffd = -1;
 			if (sc->run(&e, mem))
 				ksft_test_result_pass("%d %s %s\n", sc->nr, sc->name, name);
-			else if (e.skip[0] && !e.why[0])
+			else if (e.v.skip[0] && !e.v.why[0])
 				ksft_test_result_skip("%d %s %s: %s\n", sc->nr, sc->name,
-						      name, e.skip);
+						      name, e.v.skip);
 			else if (sc->nr && (claims->known_broken & SCENARIO(sc->nr)))
 				ksft_test_result_xfail("%d %s %s: known broken on '%s': %s\n",
 						       sc->nr, sc->name, name, claims->ref,
-						       e.why);
+						       e.v.why);
 			else
 				ksft_test_result_fail("%d %s %s: %s\n", sc->nr, sc->name,
-						      name, e.why);
+						      name, e.v.why);
 			teardown(&e);
 		}
 	}

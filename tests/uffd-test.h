@@ -50,6 +50,67 @@ static inline bool check(bool cond, const char *fmt, ...)
 	return cond;
 }
 
+/*
+ * What one scenario of a test found: its first failure (why), or why this
+ * kernel cannot run it (skip).  Both return false, so that a check reads
+ * "return fail(e, ...)"; a test's env embeds one as v.
+ */
+struct verdict {
+	char why[256];
+	char skip[256];
+};
+
+static inline bool verdict_fail(struct verdict *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!v->why[0]) {
+		va_start(ap, fmt);
+		vsnprintf(v->why, sizeof(v->why), fmt, ap);
+		va_end(ap);
+	}
+	return false;
+}
+
+static inline bool verdict_skip(struct verdict *v, const char *why)
+{
+	snprintf(v->skip, sizeof(v->skip), "%s", why);
+	return false;
+}
+
+#define fail(e, ...)	verdict_fail(&(e)->v, __VA_ARGS__)
+#define skip(e, why)	verdict_skip(&(e)->v, why)
+
+/*
+ * A thread that serves a userfaultfd until bg_stop(): its loop polls
+ * stop[0] along with the uffd and returns when that is readable.
+ */
+struct bg_thread {
+	pthread_t thread;
+	int stop[2];
+	bool running;
+};
+
+static inline void bg_start(struct bg_thread *t, void *(*fn)(void *), void *arg,
+			    const char *who)
+{
+	if (pipe(t->stop) || pthread_create(&t->thread, NULL, fn, arg))
+		ksft_exit_fail_msg("%s: %s\n", who, strerror(errno));
+	t->running = true;
+}
+
+static inline void bg_stop(struct bg_thread *t, const char *who)
+{
+	if (!t->running)
+		return;
+	t->running = false;
+	if (write(t->stop[1], "x", 1) != 1)
+		ksft_exit_fail_msg("%s stop: %s\n", who, strerror(errno));
+	pthread_join(t->thread, NULL);
+	close(t->stop[0]);
+	close(t->stop[1]);
+}
+
 /* The claims of the kernel named by $UFFD_REF (default: the series). */
 static inline const struct uffd_claims *uffd_claims_of_kernel(void)
 {
@@ -262,9 +323,7 @@ static inline uint64_t pagemap(void *addr)
 struct wp_handler {
 	int uffd;
 	size_t page;
-	pthread_t thread;
-	int stop[2];
-	bool running;
+	struct bg_thread bg;
 	unsigned long wp_faults;
 	unsigned long unexpected;
 	unsigned long remaps;
@@ -276,7 +335,7 @@ static inline void *wp_handler_main(void *arg)
 	struct wp_handler *h = arg;
 	struct pollfd pfd[2] = {
 		{ .fd = h->uffd, .events = POLLIN },
-		{ .fd = h->stop[0], .events = POLLIN },
+		{ .fd = h->bg.stop[0], .events = POLLIN },
 	};
 	struct uffd_msg msg;
 
@@ -324,21 +383,12 @@ static inline void wp_handler_start(struct wp_handler *h, int uffd, size_t page)
 	h->uffd = uffd;
 	h->page = page;
 	h->fork_ufd = -1;
-	if (pipe(h->stop) || pthread_create(&h->thread, NULL, wp_handler_main, h))
-		ksft_exit_fail_msg("handler: %s\n", strerror(errno));
-	h->running = true;
+	bg_start(&h->bg, wp_handler_main, h, "handler");
 }
 
 static inline void wp_handler_stop(struct wp_handler *h)
 {
-	if (!h->running)
-		return;
-	h->running = false;
-	if (write(h->stop[1], "x", 1) != 1)
-		ksft_exit_fail_msg("handler stop: %s\n", strerror(errno));
-	pthread_join(h->thread, NULL);
-	close(h->stop[0]);
-	close(h->stop[1]);
+	bg_stop(&h->bg, "handler");
 }
 
 /* Write one byte at p; return how many wp faults the write raised. */

@@ -31,8 +31,7 @@ struct env {
 	int mfd;
 	int uffd;
 	struct wp_handler h;
-	char why[200];
-	char skip[200];	/* the kernel does not offer what the test needs */
+	struct verdict v;
 };
 
 static char pattern(size_t i)
@@ -45,18 +44,6 @@ static char *pg(struct env *e, size_t i)
 	return e->p + i * e->page;
 }
 
-/* Record the first failure of a scenario. */
-static bool fail(struct env *e, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!e->why[0]) {
-		va_start(ap, fmt);
-		vsnprintf(e->why, sizeof(e->why), fmt, ap);
-		va_end(ap);
-	}
-	return false;
-}
 
 static bool page_is(struct env *e, size_t i, char c)
 {
@@ -157,12 +144,6 @@ static bool protect_all(struct env *e)
 	return ret ? fail(e, "UFFDIO_WRITEPROTECT: %s", strerror(-ret)) : true;
 }
 
-/* The test does not apply to this kernel: say why, report a skip. */
-static bool skip(struct env *e, const char *why)
-{
-	snprintf(e->skip, sizeof(e->skip), "%s", why);
-	return false;
-}
 
 /* Zap page i's pte while the page stays in the file (or anon memory goes). */
 static bool zap(struct env *e, size_t i)
@@ -532,7 +513,7 @@ static bool t_fork(struct env *e, enum uffd_mem mem, bool event)
 		bool ok = fork_child(e, event);
 
 		if (!ok)
-			ksft_print_msg("child: %s\n", e->why);
+			ksft_print_msg("child: %s\n", e->v.why);
 		_exit(ok ? 0 : 1);
 	}
 	if (event) {
@@ -1111,17 +1092,17 @@ int main(void)
 			if (scenarios[s].run(&e, mem))
 				ksft_test_result_pass("%d %s %s\n", scenarios[s].nr,
 						      scenarios[s].name, name);
-			else if (e.skip[0] && !e.why[0])
+			else if (e.v.skip[0] && !e.v.why[0])
 				ksft_test_result_skip("%d %s %s: %s\n", scenarios[s].nr,
-						      scenarios[s].name, name, e.skip);
+						      scenarios[s].name, name, e.v.skip);
 			else if (claims->known_broken & SCENARIO(scenarios[s].nr))
 				ksft_test_result_xfail("%d %s %s: known broken on '%s': %s\n",
 						       scenarios[s].nr, scenarios[s].name, name,
-						       claims->ref, e.why[0] ? e.why : "unexpected faults");
+						       claims->ref, e.v.why[0] ? e.v.why : "unexpected faults");
 			else
 				ksft_test_result_fail("%d %s %s: %s\n", scenarios[s].nr,
 						      scenarios[s].name, name,
-						      e.why[0] ? e.why : "unexpected faults");
+						      e.v.why[0] ? e.v.why : "unexpected faults");
 			teardown(&e);
 		}
 	}
