@@ -777,6 +777,43 @@ static void *read_page0(void *arg)
 }
 
 /*
+ * UFFDIO_CONTINUE_MODE_DONTWAKE maps the page but leaves the faulting thread
+ * waiting, until UFFDIO_WAKE.
+ */
+static bool t_dontwake(struct env *e, enum uffd_mem mem)
+{
+	struct pollfd pfd;
+	struct uffd_msg msg;
+	pthread_t t;
+	int i, ret;
+	bool waited;
+
+	if (!setup_feat(e, mem, UFFDIO_REGISTER_MODE_MINOR, ALL, 0, true))
+		return false;
+	if (pthread_create(&t, NULL, read_page0, e))
+		return fail(e, "pthread_create: %s", strerror(errno));
+	pfd = (struct pollfd){ .fd = e->uffd, .events = POLLIN };
+	ret = poll(&pfd, 1, 10000) != 1 ? -ETIMEDOUT :
+	      read(e->uffd, &msg, sizeof(msg)) != sizeof(msg) ? -errno :
+	      uffd_continue(e->uffd, pa(e, 0), e->page, UFFDIO_CONTINUE_MODE_DONTWAKE,
+			    NULL);
+	/* the page is mapped, the thread must still wait: 0.5 s */
+	for (i = 0; i < 50 && pthread_tryjoin_np(t, NULL); i++)
+		usleep(10000);
+	waited = i == 50;
+	uffd_wake(e->uffd, (unsigned long)e->a, e->page);
+	if (waited)
+		pthread_join(t, NULL);
+	if (ret)
+		return fail(e, "fault message and CONTINUE(DONTWAKE): %s", strerror(-ret));
+	if (!waited)
+		return fail(e, "the faulting thread went on before UFFDIO_WAKE");
+	if (!(pagemap(pa(e, 0)) & PM_PRESENT))
+		return fail(e, "CONTINUE(DONTWAKE) did not map the page");
+	return bytes_are(e, "a", 0, pa(e, 0), pattern(0));
+}
+
+/*
  * UFFDIO_UNREGISTER of a range with a pending minor fault wakes the faulting
  * thread, which then maps the page cache page itself.  Mainline wakes only
  * missing faults there; the claims say which kernel wakes what.
@@ -1204,6 +1241,7 @@ static const struct scenario scenarios[] = {
 	{ .nr = 0, .name = "mremap with event", .run = t_mremap },
 	{ .nr = 0, .name = "unregister", .run = t_unregister },
 	{ .nr = 0, .name = "unregister wakes a pending fault", .run = t_unregister_pending },
+	{ .nr = 0, .name = "CONTINUE with DONTWAKE", .run = t_dontwake },
 	{ .nr = 0, .name = "stress", .run = t_stress },
 };
 
