@@ -777,30 +777,56 @@ static void *read_page0(void *arg)
 }
 
 /*
+ * Set e up (MINOR, filled, no resolver) with a thread *t blocked in a minor
+ * fault on page 0, its message queued.  On failure there is no such thread.
+ */
+static bool pending_fault(struct env *e, enum uffd_mem mem, pthread_t *t)
+{
+	struct pollfd pfd;
+
+	if (!setup_feat(e, mem, UFFDIO_REGISTER_MODE_MINOR, ALL, 0, true))
+		return false;
+	if (pthread_create(t, NULL, read_page0, e))
+		return fail(e, "pthread_create: %s", strerror(errno));
+	pfd = (struct pollfd){ .fd = e->uffd, .events = POLLIN };
+	if (poll(&pfd, 1, 10000) == 1)
+		return true;
+	/* closing the uffd lets the reader go before a goes away */
+	close(e->uffd);
+	e->uffd = -1;
+	pthread_join(*t, NULL);
+	return fail(e, "no fault message");
+}
+
+/* t finished within ms milliseconds (and was joined). */
+static bool joined_within(pthread_t t, int ms)
+{
+	for (; ms > 0; ms -= 10) {
+		if (!pthread_tryjoin_np(t, NULL))
+			return true;
+		usleep(10000);
+	}
+	return !pthread_tryjoin_np(t, NULL);
+}
+
+/*
  * UFFDIO_CONTINUE_MODE_DONTWAKE maps the page but leaves the faulting thread
  * waiting, until UFFDIO_WAKE.
  */
 static bool t_dontwake(struct env *e, enum uffd_mem mem)
 {
-	struct pollfd pfd;
 	struct uffd_msg msg;
-	pthread_t t;
-	int i, ret;
 	bool waited;
+	pthread_t t;
+	int ret;
 
-	if (!setup_feat(e, mem, UFFDIO_REGISTER_MODE_MINOR, ALL, 0, true))
+	if (!pending_fault(e, mem, &t))
 		return false;
-	if (pthread_create(&t, NULL, read_page0, e))
-		return fail(e, "pthread_create: %s", strerror(errno));
-	pfd = (struct pollfd){ .fd = e->uffd, .events = POLLIN };
-	ret = poll(&pfd, 1, 10000) != 1 ? -ETIMEDOUT :
-	      read(e->uffd, &msg, sizeof(msg)) != sizeof(msg) ? -errno :
+	ret = read(e->uffd, &msg, sizeof(msg)) != sizeof(msg) ? -errno :
 	      uffd_continue(e->uffd, pa(e, 0), e->page, UFFDIO_CONTINUE_MODE_DONTWAKE,
 			    NULL);
-	/* the page is mapped, the thread must still wait: 0.5 s */
-	for (i = 0; i < 50 && pthread_tryjoin_np(t, NULL); i++)
-		usleep(10000);
-	waited = i == 50;
+	/* the page is mapped, the thread must still wait */
+	waited = !joined_within(t, 500);
 	uffd_wake(e->uffd, (unsigned long)e->a, e->page);
 	if (waited)
 		pthread_join(t, NULL);
@@ -820,29 +846,20 @@ static bool t_dontwake(struct env *e, enum uffd_mem mem)
  */
 static bool t_unregister_pending(struct env *e, enum uffd_mem mem)
 {
-	struct pollfd pfd;
 	pthread_t t;
-	int ret, i;
 	bool woken;
+	int ret;
 
-	if (!setup_feat(e, mem, UFFDIO_REGISTER_MODE_MINOR, ALL, 0, true))
+	if (!pending_fault(e, mem, &t))
 		return false;
-	if (pthread_create(&t, NULL, read_page0, e))
-		return fail(e, "pthread_create: %s", strerror(errno));
-	pfd = (struct pollfd){ .fd = e->uffd, .events = POLLIN };
-	ret = poll(&pfd, 1, 10000) != 1 ? -ETIMEDOUT :
-	      uffd_unregister(e->uffd, e->a, e->len);
+	ret = uffd_unregister(e->uffd, e->a, e->len);
 	if (ret) {
-		/* let the reader go before a goes away */
 		close(e->uffd);
 		e->uffd = -1;
 		pthread_join(t, NULL);
-		return fail(e, "%s: %s", ret == -ETIMEDOUT ? "no fault message" :
-			    "UFFDIO_UNREGISTER", strerror(-ret));
+		return fail(e, "UFFDIO_UNREGISTER: %s", strerror(-ret));
 	}
-	for (i = 0; i < 200 && pthread_tryjoin_np(t, NULL); i++)
-		usleep(10000);
-	woken = i < 200;
+	woken = joined_within(t, 2000);
 	if (!woken) {
 		uffd_wake(e->uffd, (unsigned long)e->a, e->page);
 		pthread_join(t, NULL);
