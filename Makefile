@@ -4,13 +4,14 @@ SHELL := /bin/bash
 export REF ?= series
 export DEBUG ?= 0
 
-.PHONY: help run check shell guest worktree export check-series each-patch kernel tests clean
+.PHONY: help run check shell guest mainline-tests worktree export check-series each-patch kernel tests clean
 
 help:
 	@echo 'make run            build and boot the patched kernel, run the narrated demo'
 	@echo 'make check          build, boot and run every test; ends with "N passed, N failed, N skipped"'
 	@echo 'make shell          interactive shell in the guest (tests in /tests)'
 	@echo "make guest CMD='..' [GUEST_FILES=dir]  run one command in the guest, with your static binaries in /user"
+	@echo "make mainline-tests mainline 6.12's uffd-unit-tests and uffd-stress (5 modes) in the guest"
 	@echo 'make worktree       create build/linux: base commit (tag base) + patches/series (FORCE=1 recreates)'
 	@echo 'make export         write build/linux commits base..HEAD to patches/ and patches/series'
 	@echo 'make check-series   checkpatch.pl of the base over every patch'
@@ -31,6 +32,9 @@ shell:
 guest:
 	@scripts/guest.sh cmd "$(CMD)"
 
+mainline-tests:
+	@scripts/mainline-tests.sh
+
 worktree:
 	@scripts/host-deps.sh && scripts/worktree.sh
 
@@ -50,4 +54,4 @@ tests:
 	@scripts/host-deps.sh && scripts/build-tests.sh
 
 clean:
-	rm -rf build/obj-* build/tests build/headers out
+	rm -rf build/obj-* build/tests build/headers build/mainline-tests out

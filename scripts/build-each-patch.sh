@@ -4,6 +4,8 @@
 # patch builds on its own.  Then build the kernel parts the series touches
 # with its features masked: x86_64 without CONFIG_PTE_MARKER_UFFD_WP, and
 # i386, which has no uffd-wp at all.
+# FROM=rev starts after rev instead of the base (to build only the commits
+# added since a full run; the masked builds always run).
 # Uses build/obj-step*; leaves the work tree at its branch again.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -27,7 +29,7 @@ warnings() {
 fail=0
 obj=$BUILD/obj-step
 mkdir -p "$obj"
-for c in $(git -C "$src" rev-list --reverse base..HEAD); do
+for c in $(git -C "$src" rev-list --reverse "${FROM:-base}"..HEAD); do
 	subject=$(git -C "$src" log -1 --format=%s "$c")
 	git -C "$src" checkout -q "$c"
 	cp "$cfg" "$obj/.config"

@@ -4,7 +4,8 @@
 #   guest.sh run          the narrated demo
 #   guest.sh cmd 'CMD'    one command (GUEST_FILES=dir copied to /user); its exit code
 #   guest.sh shell        an interactive guest shell
-# Flavour: REF=series|base|mainline, DEBUG=0|1.  Logs: out/<time>-<flavour>-<mode>/.
+# Flavour: REF=series|base|mainline, DEBUG=0|1.  Logs: out/<time>-<flavour>-<mode>/,
+# or GUEST_OUT=dir (a caller that reads the logs, e.g. mainline-tests.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -14,15 +15,12 @@ ref=${REF:-series} debug=${DEBUG:-0}
 obj=$("$TOP/scripts/build-kernel.sh" | tail -n 1)
 tests=$("$TOP/scripts/build-tests.sh" | tail -n 1)
 
-flavour=$ref
-[ "$debug" = 1 ] && flavour=$ref-debug
-dir=$OUT/$(date -u +%Y%m%dT%H%M%SZ)-$flavour-$mode
+flavour=$(ref_flavour "$ref" "$debug")
+dir=${GUEST_OUT:-$OUT/$(date -u +%Y%m%dT%H%M%SZ)-$flavour-$mode}
 mkdir -p "$dir"
 cp "$obj/.config" "$dir/config"
 
-# Debug kernels under TCG are several times slower.
-scale=1
-[ "$debug" = 1 ] && scale=3
+scale=$(debug_scale "$debug")
 export TEST_TIMEOUT=${TEST_TIMEOUT:-$((300 * scale))}
 export RUN_TIMEOUT=${RUN_TIMEOUT:-$((1800 * scale))}
 
@@ -52,12 +50,7 @@ check)
 	status=0
 	"$TOP/scripts/summarise.sh" "$dir" "$tests/list" "$verdict" || status=$?
 	[ "$verdict" != 0 ] && status=$verdict
-	case "$status" in
-	0) ;;
-	"$EXIT_SPLAT") echo "VERDICT: kernel splat or taint (exit $status); console: ${dir#"$TOP"/}/console.log" >&2 ;;
-	"$EXIT_TIMEOUT") echo "VERDICT: timeout (exit $status); console: ${dir#"$TOP"/}/console.log" >&2 ;;
-	*) echo "VERDICT: tests failed or missing (exit $status); logs: ${dir#"$TOP"/}" >&2 ;;
-	esac
+	say_verdict "$status" "$dir"
 	exit "$status"
 	;;
 run|cmd)

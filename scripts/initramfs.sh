@@ -11,6 +11,8 @@ file -L "$bb" | grep -q 'statically linked' || die "$bb is not static (install b
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
+# mktemp makes it 0700; the guest's / must let unprivileged tests through
+chmod 0755 "$root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,tests,user,root}
 cp "$bb" "$root/bin/busybox"
 for a in $("$bb" --list-full); do

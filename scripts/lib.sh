@@ -41,3 +41,25 @@ ref_obj() {
 	[ "${2:-0}" = 1 ] && d=$d-debug
 	echo "$d"
 }
+
+# ref_flavour REF DEBUG: a flavour's name in out/ (series, series-debug, ...).
+ref_flavour() {
+	if [ "${2:-0}" = 1 ]; then echo "$1-debug"; else echo "$1"; fi
+}
+
+# debug_scale DEBUG: the factor of time limits (debug kernels are several
+# times slower under TCG).
+debug_scale() {
+	if [ "${1:-0}" = 1 ]; then echo 3; else echo 1; fi
+}
+
+# say_verdict STATUS OUTDIR: the VERDICT line of a failed guest run (stderr).
+say_verdict() {
+	local status=$1 dir=${2#"$TOP"/}
+	case "$status" in
+	0) ;;
+	"$EXIT_SPLAT") echo "VERDICT: kernel splat or taint (exit $status); console: $dir/console.log" >&2 ;;
+	"$EXIT_TIMEOUT") echo "VERDICT: timeout (exit $status); console: $dir/console.log" >&2 ;;
+	*) echo "VERDICT: tests failed or missing (exit $status); logs: $dir" >&2 ;;
+	esac
+}

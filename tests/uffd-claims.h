@@ -66,6 +66,12 @@ struct uffd_claims {
 	 * others wait for UFFDIO_WAKE or the close of the uffd).
 	 */
 	unsigned int unregister_wakes;
+	/* userfaultfd(UFFD_USER_MODE_ONLY) and its access rule */
+	bool user_mode_only;
+	/* /dev/userfaultfd and USERFAULTFD_IOC_NEW */
+	bool dev_userfaultfd;
+	/* the default of vm.unprivileged_userfaultfd */
+	int unprivileged_default;
 	/*
 	 * Scenarios of shared/SCENARIOS.md this kernel is known to get wrong,
 	 * bit n for scenario n: their failures are reported as XFAIL, so that
@@ -114,9 +120,15 @@ static const struct uffd_claims uffd_claims[] = {
 		 * 8: UFFDIO_COPY_MODE_WP into a read-only anon VMA loses wp.
 		 * 3: a PMD migration entry drops the uffd-wp bit of an anon THP.
 		 * 2: swapoff drops the uffd-wp bit of swapped-out anon pages.
+		 * 22: close() of the uffd hangs against a GUP that finds it
+		 * released (VM_FAULT_NOPAGE spins under the mmap_lock).
+		 * 23: COPY and ZEROPAGE leave their out field alone on an
+		 * early EAGAIN.
 		 */
-		.known_broken = SCENARIO(8) | SCENARIO(3) | SCENARIO(2),
+		.known_broken = SCENARIO(8) | SCENARIO(3) | SCENARIO(2) |
+				SCENARIO(22) | SCENARIO(23),
 		.unregister_wakes = CLAIM_MISSING,
+		.unprivileged_default = 1,
 	},
 	{
 		/*
@@ -124,10 +136,12 @@ static const struct uffd_claims uffd_claims[] = {
 		 * far: scenario 8 fixed for anon, pagemap bit 57, wp cleared
 		 * on unregister/close (13), PTE markers and wp for shmem and
 		 * hugetlbfs (UFFD_FEATURE_WP_HUGETLBFS_SHMEM), minor faults
-		 * and UFFDIO_CONTINUE for hugetlbfs and shmem.
+		 * and UFFDIO_CONTINUE for hugetlbfs and shmem; USER_MODE_ONLY,
+		 * /dev/userfaultfd, EXACT_ADDRESS and the core fixes of
+		 * scenarios 22 and 23 (5.10 keeps its sysctl default).
 		 */
 		.ref = "series",
-		.features = FEATURES_5_10 | FEAT(9) | FEAT(10) | FEAT(12),
+		.features = FEATURES_5_10 | FEAT(9) | FEAT(10) | FEAT(11) | FEAT(12),
 		.range_ioctls = RANGE_IOCTLS_5_10 | IOC_CONTINUE,
 		.basic_ioctls = BASIC_IOCTLS_5_10 | IOC_WP | IOC_CONTINUE,
 		.modes = {
@@ -139,6 +153,9 @@ static const struct uffd_claims uffd_claims[] = {
 		},
 		.pagemap_wp = true,
 		.unregister_wakes = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
+		.user_mode_only = true,
+		.dev_userfaultfd = true,
+		.unprivileged_default = 1,
 	},
 	{
 		/* Mainline 6.12 (shared/ABI.md), built with configs/. */
@@ -158,6 +175,9 @@ static const struct uffd_claims uffd_claims[] = {
 		},
 		.pagemap_wp = true,
 		.unregister_wakes = CLAIM_MISSING,
+		.user_mode_only = true,
+		.dev_userfaultfd = true,
+		.unprivileged_default = 0,
 		/*
 		 * 1: a hugetlbfs hole punch racing with faults loses uffd-wp
 		 * (measured on Debian's 6.12: uffd-wp-stress MEM=hugetlb

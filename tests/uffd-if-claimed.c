@@ -2,7 +2,8 @@
 /*
  * uffd-if-claimed MEM MODE COMMAND [ARG...]: run COMMAND only if the kernel
  * under test ($UFFD_REF, see uffd-claims.h) claims registration MODE
- * (missing, wp or minor) on memory type MEM (anon, shmem, ...); otherwise
+ * (missing, wp or minor) on memory type MEM (anon, shmem, ...), or, for
+ * MODE "dev", /dev/userfaultfd besides registration on MEM; otherwise
  * exit 4, which the harness counts as a skip.  For programs that test a
  * mode unconditionally, such as the series' own selftest, whose shmem mode
  * needs shmem write-protection.
@@ -13,10 +14,12 @@ int main(int argc, char **argv)
 {
 	const struct uffd_claims *claims;
 	unsigned int mode;
+	bool dev = false;
 	int mem;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s MEM missing|wp|minor COMMAND [ARG...]\n", argv[0]);
+		fprintf(stderr, "usage: %s MEM missing|wp|minor|dev COMMAND [ARG...]\n",
+			argv[0]);
 		return 2;
 	}
 	claims = uffd_claims_of_kernel();
@@ -33,6 +36,8 @@ int main(int argc, char **argv)
 		mode = CLAIM_WP;
 	else if (!strcmp(argv[2], "minor"))
 		mode = CLAIM_MINOR;
+	else if (!strcmp(argv[2], "dev"))
+		mode = CLAIM_MISSING, dev = true;
 	else {
 		fprintf(stderr, "%s: unknown mode '%s'\n", argv[0], argv[2]);
 		return 2;
@@ -40,6 +45,10 @@ int main(int argc, char **argv)
 	if (!(claims->modes[mem] & mode)) {
 		printf("skip: '%s' claims no %s registration on %s\n", claims->ref,
 		       argv[2], argv[1]);
+		return 4;
+	}
+	if (dev && !claims->dev_userfaultfd) {
+		printf("skip: '%s' claims no /dev/userfaultfd\n", claims->ref);
 		return 4;
 	}
 	execvp(argv[3], argv + 3);

@@ -646,16 +646,6 @@ static bool t_minor_wp(struct env *e, enum uffd_mem mem)
 }
 
 /* While a fork event is pending the mm is changing: CONTINUE says EAGAIN. */
-static void *do_fork(void *arg)
-{
-	pid_t pid = fork();
-
-	if (!pid)
-		_exit(0);
-	*(pid_t *)arg = pid;
-	return NULL;
-}
-
 static bool t_eagain(struct env *e, enum uffd_mem mem)
 {
 	struct pollfd pfd;
@@ -796,17 +786,6 @@ static bool pending_fault(struct env *e, enum uffd_mem mem, pthread_t *t)
 	e->uffd = -1;
 	pthread_join(*t, NULL);
 	return fail(e, "no fault message");
-}
-
-/* t finished within ms milliseconds (and was joined). */
-static bool joined_within(pthread_t t, int ms)
-{
-	for (; ms > 0; ms -= 10) {
-		if (!pthread_tryjoin_np(t, NULL))
-			return true;
-		usleep(10000);
-	}
-	return !pthread_tryjoin_np(t, NULL);
 }
 
 /*

@@ -111,6 +111,28 @@ static inline void bg_stop(struct bg_thread *t, const char *who)
 	close(t->stop[1]);
 }
 
+/* t finished within ms milliseconds (and was joined). */
+static inline bool joined_within(pthread_t t, int ms)
+{
+	for (; ms > 0; ms -= 10) {
+		if (!pthread_tryjoin_np(t, NULL))
+			return true;
+		usleep(10000);
+	}
+	return !pthread_tryjoin_np(t, NULL);
+}
+
+/* A thread that forks a child that exits at once; its pid in *arg. */
+static inline void *do_fork(void *arg)
+{
+	pid_t pid = fork();
+
+	if (!pid)
+		_exit(0);
+	*(pid_t *)arg = pid;
+	return NULL;
+}
+
 /* The claims of the kernel named by $UFFD_REF (default: the series). */
 static inline const struct uffd_claims *uffd_claims_of_kernel(void)
 {

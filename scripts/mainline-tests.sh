@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Build mainline 6.12's own userfaultfd selftests (tools/testing/selftests/mm:
+# uffd-unit-tests and uffd-stress), static, against that tree's own exported
+# uapi headers (never the host's), and run them in the guest of the flavour
+# (REF, DEBUG) the way 6.12's run_vmtests.sh does: uffd-unit-tests, then
+# uffd-stress anon 20 16, hugetlb and hugetlb-private <MiB> 32, shmem 20 16,
+# shmem-private 20 16, where <MiB> is scaled to the guest (see below: 128).
+# Prints every uffd-unit-tests test and every uffd-stress mode as one result,
+# then `N passed, N failed, N skipped`.  Exit codes as guest.sh's: 1 a test
+# failed or reported no result, 2 setup, 3 timeout, 4 kernel splat or taint.
+# Logs: out/<time>-<flavour>-mainline-tests/ (results.log, console.log).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+ref=${REF:-series} debug=${DEBUG:-0}
+"$TOP/scripts/host-deps.sh"
+
+src=$(ref_src mainline)
+[ -f "$src/Makefile" ] || "$TOP/scripts/fetch-source.sh" "$TOP/base/linux-6.12.pin" "$src"
+sel=$src/tools/testing/selftests
+dst=$BUILD/mainline-tests
+hdr=$dst/headers
+bin=$dst/guest
+
+# Redone when the tree (its pin), the sources, this script or gcc change.
+srcs=("$sel"/mm/uffd-common.c "$sel"/mm/vm_util.c "$sel"/mm/thp_settings.c)
+stamp=$({
+	cat "$TOP/base/linux-6.12.pin" "$src/Makefile" "$sel/kselftest.h" "$sel"/mm/{uffd,vm_util,thp_settings}*.[ch] "$0"
+	gcc --version
+} | sha256sum | cut -d' ' -f1)
+if [ ! -f "$dst/.stamp" ] || [ "$(cat "$dst/.stamp")" != "$stamp" ]; then
+	log "building mainline's uffd-unit-tests and uffd-stress in ${dst#"$TOP"/}"
+	rm -rf "$dst"
+	mkdir -p "$bin"
+	make -s -C "$src" O="$BUILD/obj-mainline-headers" ARCH=x86_64 headers_install \
+		INSTALL_HDR_PATH="$hdr" >/dev/null
+	# tools/testing/selftests/mm/Makefile's CFLAGS and LDLIBS, plus -static.
+	cflags=(-Wall -O2 -I "$src" -isystem "$hdr/include" -isystem "$src/tools/include/uapi"
+		-U_FORTIFY_SOURCE -no-pie -static)
+	for p in uffd-unit-tests uffd-stress; do
+		gcc "${cflags[@]}" -o "$bin/$p" "$sel/mm/$p.c" "${srcs[@]}" -lrt -lpthread -lm
+	done
+	# The guest side: run_vmtests.sh's userfaultfd part, each program bounded
+	# by a time limit.  Lines "=== END <name> exit <rc> <seconds> s" frame
+	# each program's output.
+	cat >"$bin/run-mainline-tests" <<'GUEST'
+#!/bin/sh
+# Usage (in the guest, from /user): run-mainline-tests UNIT_LIMIT STRESS_LIMIT
+unit_limit=$1 stress_limit=$2
+prog() {
+	name=$1 limit=$2
+	shift 2
+	echo "=== BEGIN $name: $* (limit ${limit}s)"
+	start=$(date +%s)
+	# In a session of its own (busybox timeout execs the program in its
+	# own pid), so that children left behind by a kill go with it.
+	timeout -s KILL "$limit" setsid "$@" </dev/null 2>&1 &
+	pid=$!
+	wait "$pid"
+	rc=$?
+	kill -9 "-$pid" 2>/dev/null && echo "=== $name: killed the processes it left behind"
+	echo "=== END $name exit $rc $(($(date +%s) - start)) s"
+}
+meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+
+prog uffd-unit-tests "$unit_limit" ./uffd-unit-tests >/tmp/unit.log
+cat /tmp/unit.log
+# A failing test ends the program (its err() exits): every test it did not
+# reach then runs on its own (-f matches substrings: the host counts each
+# test on each memory type once).
+for t in $(./uffd-unit-tests -l); do
+	grep -q "^Testing $t on " /tmp/unit.log && continue
+	prog "uffd-unit-tests-$t" "$unit_limit" ./uffd-unit-tests -f "$t" >/tmp/unit-1.log
+	cat /tmp/unit-1.log
+	cat /tmp/unit-1.log >>/tmp/unit.log
+done
+
+# As run_vmtests.sh: a pool of at least 256 MiB and 2 huge pages per CPU,
+# half of it for each of the source and destination areas.  run_vmtests.sh
+# halves all the free pages, but the guest reserves 256 (512 MiB, for make
+# check) and 256 MiB per area takes 2 s a bounce under TCG: the stress uses
+# half of run_vmtests.sh's minimum pool (128 MiB with 2 MiB pages) per area.
+hp_kb=$(meminfo Hugepagesize) free=$(meminfo HugePages_Free)
+need=$((256 * 1024 / ${hp_kb:-2048})) cpus=$(nproc)
+[ "$need" -ge $((2 * cpus)) ] || need=$((2 * cpus))
+if [ "${free:-0}" -lt "$need" ]; then
+	echo 3 >/proc/sys/vm/drop_caches
+	echo $(($(cat /proc/sys/vm/nr_hugepages) + need - ${free:-0})) >/proc/sys/vm/nr_hugepages
+	free=$(meminfo HugePages_Free)
+fi
+half_mb=$((need * ${hp_kb:-0} / 1024 / 2))
+echo "=== huge pages: ${free:-0} free of ${hp_kb:-0} kB, pool $need, $half_mb MiB per area"
+
+prog uffd-stress-anon "$stress_limit" ./uffd-stress anon 20 16
+prog uffd-stress-hugetlb "$stress_limit" ./uffd-stress hugetlb "$half_mb" 32
+prog uffd-stress-hugetlb-private "$stress_limit" ./uffd-stress hugetlb-private "$half_mb" 32
+prog uffd-stress-shmem "$stress_limit" ./uffd-stress shmem 20 16
+prog uffd-stress-shmem-private "$stress_limit" ./uffd-stress shmem-private 20 16
+echo "=== ALL DONE"
+GUEST
+	chmod 0755 "$bin/run-mainline-tests"
+	echo "$stamp" >"$dst/.stamp"
+fi
+
+# Time limits (seconds) of each program under TCG, and of the whole run.
+scale=$(debug_scale "$debug")
+unit_limit=$((${UNIT_LIMIT:-300} * scale)) stress_limit=$((${STRESS_LIMIT:-90} * scale))
+export TEST_TIMEOUT=$((unit_limit + 5 * stress_limit + 60))
+export RUN_TIMEOUT=$((TEST_TIMEOUT + 120 * scale))
+
+# Unit tests the flavour's kernel is known to fail, with the reason in the
+# README ("What make mainline-tests gives"): reported XFAIL and counted as
+# skipped, so that only a new failure fails the run.
+case "$ref" in
+# mremap() of hugetlbfs vmas (5.16) is not in the series: the child of the
+# events tests cannot move its area.
+series) known='^uffd-unit-tests: events(-wp)? on hugetlb(-private)?$' ;;
+*) known='' ;;
+esac
+
+dir=$OUT/$(date -u +%Y%m%dT%H%M%SZ)-$(ref_flavour "$ref" "$debug")-mainline-tests
+verdict=0
+GUEST_FILES=$bin GUEST_OUT=$dir "$TOP/scripts/guest.sh" cmd \
+	"./run-mainline-tests $unit_limit $stress_limit" || verdict=$?
+[ -f "$dir/results.log" ] || exit $((verdict ? verdict : EXIT_SETUP))
+
+# One result per uffd-unit-tests test ("Testing <what>... done | skipped
+# [reason: ..] | failed [reason: ..]", the verdict after stray output, if any)
+# and per uffd-stress mode (exit 0 passed, 4 skipped, else failed).  A test
+# without a verdict, a missing summary line or program fails.
+echo
+tr -d '\r' <"$dir/results.log" | awk -v known="$known" '
+function verdict(v, why) {
+	# a test run again by a later -f run of another test counts once
+	if (prog ~ /^uffd-unit-tests/ && name in seen) {
+		pending = 0
+		last = ""
+		return
+	}
+	seen[name] = 1
+	if (v == "FAIL" && known != "" && name ~ known) {
+		v = "XFAIL"
+		why = why " (known, see the README)"
+	}
+	lastv = v
+	n[v]++
+	if (prog == "uffd-unit-tests") u[v]++
+	printf "  %-4s %s%s\n", v, name, why
+	pending = 0
+	last = ""
+}
+# The verdict, or else output of the test: its last line is kept for the
+# reason of a missing verdict.
+function stray(s) {
+	check(s)
+	if (pending && s != "") last = ": " substr(s, 1, 160)
+}
+function check(s) {
+	if (s ~ /^done/) verdict("PASS", "")
+	else if (s ~ /^skipped \[reason: /) verdict("SKIP", " (" substr(s, 18, length(s) - 18) ")")
+	else if (s ~ /^failed \[reason: /) verdict("FAIL", " (" substr(s, 17, length(s) - 17) ")")
+}
+/^=== BEGIN / {
+	prog = substr($3, 1, length($3) - 1)
+	cmd = substr($0, index($0, ": ./") + 4)
+	args[prog] = substr(cmd, 1, index(cmd, " (limit") - 1)
+	next
+}
+/^=== END / {
+	if (pending) verdict("FAIL", " (no result, the program ended" last ")")
+	if (prog ~ /^uffd-unit-tests-/) {
+		# a run of the tests the whole run did not reach: its own
+		# results count, its summary covers tests counted before
+		printf "       %s: exit %s, %s s\n", prog, $5, $6
+	} else if (prog == "uffd-unit-tests") {
+		name = "uffd-unit-tests: exit " $5 ", " $6 " s"
+		# Without UFFD_USER_MODE_ONLY (5.11) or /dev/userfaultfd (6.1)
+		# it skips everything after its UFFDIO_API tests.
+		if (summary == "" && $5 == 4 && skipall != "") verdict("SKIP", " (" skipall ")")
+		else if (summary == "" && lastv == "XFAIL")
+			verdict("XFAIL", " (no summary line: a known failure ended the program)")
+		else if (summary == "") verdict("FAIL", " (no summary line)")
+		else if (summary != (u["PASS"] + 0) "/" (u["SKIP"] + 0) "/" (u["FAIL"] + u["XFAIL"]))
+			verdict("FAIL", " (its own count pass/skip/fail=" summary " disagrees)")
+		else if (($5 != 0) != (u["FAIL"] + u["XFAIL"] > 0))
+			verdict("FAIL", " (exit code disagrees with the results)")
+		else printf "       %s\n", name
+	} else {
+		name = sprintf("%-36s exit %-3s %4s s", args[$3], $5, $6)
+		verdict($5 == 0 ? "PASS" : $5 == 4 ? "SKIP" : "FAIL", "")
+	}
+	ended[$3] = 1
+	prog = ""
+	next
+}
+/^=== / { print "  " $0; next }
+prog ~ /^uffd-unit-tests/ && /^Testing .*\.\.\. / {
+	if (pending) verdict("FAIL", " (no result" last ")")
+	i = index($0, "... ")
+	name = "uffd-unit-tests: " substr($0, 9, i - 9)
+	pending = 1
+	stray(substr($0, i + 4))
+	next
+}
+prog ~ /^uffd-unit-tests/ && /skip all tests$/ { skipall = $0; next }
+prog == "uffd-unit-tests" && /^Userfaults unit tests: / {
+	split($0, a, /[=,( ]+/)
+	summary = a[5] "/" a[7] "/" a[9]
+	next
+}
+pending { stray($0) }
+END {
+	prog = ""
+	k = split("uffd-unit-tests uffd-stress-anon uffd-stress-hugetlb uffd-stress-hugetlb-private uffd-stress-shmem uffd-stress-shmem-private", all, " ")
+	for (i = 1; i <= k; i++)
+		if (!ended[all[i]]) { name = all[i]; verdict("FAIL", " (no result)") }
+	printf "%d %d %d\n", n["PASS"], n["FAIL"], n["SKIP"] + n["XFAIL"] >"/dev/stderr"
+}' 2>"$dir/counts" | tee "$dir/summary.log"
+read -r passed failed skipped <"$dir/counts"
+
+status=0
+[ "$failed" = 0 ] || status=$EXIT_TESTS
+case "$verdict" in
+0) ;;
+"$EXIT_SPLAT"|"$EXIT_TIMEOUT") status=$verdict ;;
+*) status=$EXIT_TESTS ;;
+esac
+say_verdict "$status" "$dir"
+echo "$passed passed, $failed failed, $skipped skipped"
+exit "$status"
