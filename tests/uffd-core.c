@@ -49,6 +49,28 @@ static int uffd_new(int flags, uint64_t features)
 	return fd;
 }
 
+/*
+ * A page of anon memory registered MISSING with a new uffd of features (in
+ * *uffdp); NULL after a fail().
+ */
+static char *missing_page(struct env *e, uint64_t features, int *uffdp)
+{
+	char *p;
+
+	*uffdp = uffd_new(0, features);
+	if (*uffdp < 0) {
+		fail(e, "userfaultfd: %s", strerror(-*uffdp));
+		return NULL;
+	}
+	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED ||
+	    uffd_register(*uffdp, p, page, UFFDIO_REGISTER_MODE_MISSING, NULL)) {
+		fail(e, "mmap or UFFDIO_REGISTER: %s", strerror(errno));
+		return NULL;
+	}
+	return p;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -107,6 +129,21 @@ static bool drop_to_nobody(void)
 	       !setresuid(NOBODY, NOBODY, NOBODY) && geteuid() == NOBODY;
 }
 
+/* fork() with a pipe p from the child to the parent; -1 after a fail(). */
+static pid_t fork_piped(struct env *e, int p[2])
+{
+	pid_t pid;
+
+	if (pipe(p)) {
+		fail(e, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0)
+		fail(e, "fork: %s", strerror(errno));
+	return pid;
+}
+
 /*
  * Run fn in a child that became nobody; fn returns 0 or a line of why not,
  * written to the pipe.  Returns true if the child exited 0.
@@ -116,13 +153,10 @@ static bool as_nobody(struct env *e, const char *(*fn)(void))
 	char why[200] = "";
 	int p[2], status;
 	ssize_t n;
-	pid_t pid;
+	pid_t pid = fork_piped(e, p);
 
-	if (pipe(p))
-		return fail(e, "pipe: %s", strerror(errno));
-	pid = fork();
 	if (pid < 0)
-		return fail(e, "fork: %s", strerror(errno));
+		return false;
 	if (!pid) {
 		const char *r = drop_to_nobody() ? fn() : "cannot become nobody";
 
@@ -211,6 +245,19 @@ static void kaccess_end(struct kaccess *k)
 	munmap(k->p, page);
 }
 
+/* A kernel access to a page registered with uffd waits for it; NULL or why not. */
+static const char *kaccess_check(int uffd)
+{
+	struct kaccess k;
+	const char *why = kaccess_start(&k, uffd);
+
+	if (why)
+		return why;
+	why = kaccess_waits(&k);
+	kaccess_end(&k);
+	return why;
+}
+
 /* userfaultfd(UFFD_USER_MODE_ONLY) exists where claimed; unknown flags don't. */
 static bool t_umo_flag(struct env *e)
 {
@@ -284,17 +331,12 @@ static bool t_umo_kernel_fails(struct env *e)
 /* Without the flag the same read() waits for the manager (5.10 as before). */
 static bool t_kernel_waits(struct env *e)
 {
-	struct kaccess k;
 	const char *why;
 	int uffd = uffd_new(0, 0);
 
 	if (uffd < 0)
 		return fail(e, "userfaultfd: %s", strerror(-uffd));
-	why = kaccess_start(&k, uffd);
-	if (why)
-		return fail(e, "%s: %s", why, strerror(errno));
-	why = kaccess_waits(&k);
-	kaccess_end(&k);
+	why = kaccess_check(uffd);
 	close(uffd);
 	return why ? fail(e, "%s", why) : true;
 }
@@ -360,7 +402,6 @@ static int dev_uffd(int dev, unsigned long flags)
 static bool t_dev(struct env *e)
 {
 	struct uffdio_api api = { .api = UFFD_API };
-	struct kaccess k;
 	const char *why;
 	struct stat st;
 	int dev, fd;
@@ -396,11 +437,7 @@ static bool t_dev(struct env *e)
 		return fail(e, "O_CLOEXEC or O_NONBLOCK not applied");
 	if (uffd_api(fd, 0, &api) || api.features != claims->features)
 		return fail(e, "UFFDIO_API on the new uffd");
-	why = kaccess_start(&k, fd);
-	if (why)
-		return fail(e, "%s: %s", why, strerror(errno));
-	why = kaccess_waits(&k);
-	kaccess_end(&k);
+	why = kaccess_check(fd);
 	close(fd);
 	return why ? fail(e, "%s", why) : true;
 }
@@ -416,8 +453,6 @@ static const char *nobody_dev_denied(void)
 static const char *nobody_dev_allowed(void)
 {
 	int dev = open(DEV_UFFD, O_RDWR | O_CLOEXEC), fd;
-	struct kaccess k;
-	const char *why;
 
 	if (dev < 0)
 		return "cannot open a 0666 " DEV_UFFD;
@@ -427,10 +462,7 @@ static const char *nobody_dev_allowed(void)
 		return "USERFAULTFD_IOC_NEW refused";
 	if (uffd_api(fd, 0, NULL))
 		return "UFFDIO_API failed";
-	why = kaccess_start(&k, fd);
-	if (!why)
-		why = kaccess_waits(&k);
-	return why;
+	return kaccess_check(fd);
 }
 
 static bool t_dev_perm(struct env *e)
@@ -618,13 +650,10 @@ static bool t_close_gup(struct env *e)
 	unsigned int rounds = 0, r;
 	struct pollfd pfd;
 	int p[2], status;
-	pid_t pid;
+	pid_t pid = fork_piped(e, p);
 
-	if (pipe(p))
-		return fail(e, "pipe: %s", strerror(errno));
-	pid = fork();
 	if (pid < 0)
-		return fail(e, "fork: %s", strerror(errno));
+		return false;
 	if (!pid) {
 		close(p[0]);
 		gup_child(p[1]);
@@ -660,12 +689,9 @@ static bool t_eagain_out(struct env *e)
 	pthread_t t;
 	char *p;
 
-	uffd = uffd_new(0, UFFD_FEATURE_EVENT_FORK);
-	if (uffd < 0)
-		return fail(e, "userfaultfd: %s", strerror(-uffd));
-	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED || uffd_register(uffd, p, page, UFFDIO_REGISTER_MODE_MISSING, NULL))
-		return fail(e, "mmap or UFFDIO_REGISTER: %s", strerror(errno));
+	p = missing_page(e, UFFD_FEATURE_EVENT_FORK, &uffd);
+	if (!p)
+		return false;
 	if (pthread_create(&t, NULL, do_fork, &pid))
 		return fail(e, "pthread_create: %s", strerror(errno));
 	/* fork() waits in the kernel until its event is read */
@@ -1000,12 +1026,9 @@ static bool t_fdinfo(struct env *e)
 	int uffd;
 	char *p;
 
-	uffd = uffd_new(0, features);
-	if (uffd < 0)
-		return fail(e, "userfaultfd: %s", strerror(-uffd));
-	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED || uffd_register(uffd, p, page, UFFDIO_REGISTER_MODE_MISSING, NULL))
-		return fail(e, "mmap or UFFDIO_REGISTER: %s", strerror(errno));
+	p = missing_page(e, features, &uffd);
+	if (!p)
+		return false;
 	ok = fdinfo_is(e, uffd, "idle", 0, 0, features);
 	x.addr = p;
 	if (pthread_create(&t, NULL, exact_read, &x))
@@ -1058,15 +1081,7 @@ static void report(const struct test *t, struct env *e, bool ok, const char *mem
 
 	snprintf(name, sizeof(name), "%d %s%s%s", t->nr, t->name, mem ? " " : "",
 		 mem ? mem : "");
-	if (ok)
-		ksft_test_result_pass("%s\n", name);
-	else if (e->v.skip[0] && !e->v.why[0])
-		ksft_test_result_skip("%s: %s\n", name, e->v.skip);
-	else if (t->nr && (claims->known_broken & SCENARIO(t->nr)))
-		ksft_test_result_xfail("%s: known broken on '%s': %s\n", name, claims->ref,
-				       e->v.why);
-	else
-		ksft_test_result_fail("%s: %s\n", name, e->v.why);
+	verdict_report(&e->v, ok, t->nr, claims, name);
 }
 
 int main(void)

@@ -133,6 +133,25 @@ static inline void *do_fork(void *arg)
 	return NULL;
 }
 
+/*
+ * The TAP line of one test's verdict: pass, skip, XFAIL where the kernel is
+ * known to get scenario nr wrong (uffd-claims.h), else fail.
+ */
+static inline void verdict_report(const struct verdict *v, bool ok, int nr,
+				  const struct uffd_claims *c, const char *name)
+{
+	const char *why = v->why[0] ? v->why : "unexpected faults";
+
+	if (ok)
+		ksft_test_result_pass("%s\n", name);
+	else if (v->skip[0] && !v->why[0])
+		ksft_test_result_skip("%s: %s\n", name, v->skip);
+	else if (nr && (c->known_broken & SCENARIO(nr)))
+		ksft_test_result_xfail("%s: known broken on '%s': %s\n", name, c->ref, why);
+	else
+		ksft_test_result_fail("%s: %s\n", name, why);
+}
+
 /* The claims of the kernel named by $UFFD_REF (default: the series). */
 static inline const struct uffd_claims *uffd_claims_of_kernel(void)
 {

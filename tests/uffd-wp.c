@@ -1073,6 +1073,8 @@ int main(void)
 		for (mem = 0; mem < MEM_NR; mem++) {
 			const char *name = uffd_mem_names[mem];
 			struct env e;
+			char title[200];
+			bool ok;
 
 			if ((mem == MEM_ANON && !scenarios[s].anon) ||
 			    (mem != MEM_ANON && scenarios[s].anon_only) ||
@@ -1089,20 +1091,10 @@ int main(void)
 				continue;
 			}
 			memset(&e, 0, sizeof(e));
-			if (scenarios[s].run(&e, mem))
-				ksft_test_result_pass("%d %s %s\n", scenarios[s].nr,
-						      scenarios[s].name, name);
-			else if (e.v.skip[0] && !e.v.why[0])
-				ksft_test_result_skip("%d %s %s: %s\n", scenarios[s].nr,
-						      scenarios[s].name, name, e.v.skip);
-			else if (claims->known_broken & SCENARIO(scenarios[s].nr))
-				ksft_test_result_xfail("%d %s %s: known broken on '%s': %s\n",
-						       scenarios[s].nr, scenarios[s].name, name,
-						       claims->ref, e.v.why[0] ? e.v.why : "unexpected faults");
-			else
-				ksft_test_result_fail("%d %s %s: %s\n", scenarios[s].nr,
-						      scenarios[s].name, name,
-						      e.v.why[0] ? e.v.why : "unexpected faults");
+			ok = scenarios[s].run(&e, mem);
+			snprintf(title, sizeof(title), "%d %s %s", scenarios[s].nr,
+				 scenarios[s].name, name);
+			verdict_report(&e.v, ok, scenarios[s].nr, claims, title);
 			teardown(&e);
 		}
 	}
