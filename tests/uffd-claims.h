@@ -72,6 +72,8 @@ struct uffd_claims {
 	bool dev_userfaultfd;
 	/* the default of vm.unprivileged_userfaultfd */
 	int unprivileged_default;
+	/* mremap() moves hugetlb vmas (Linux 5.16; 5.10 says EINVAL) */
+	bool hugetlb_mremap;
 	/*
 	 * Scenarios of shared/SCENARIOS.md this kernel is known to get wrong,
 	 * bit n for scenario n: their failures are reported as XFAIL, so that
@@ -156,6 +158,7 @@ static const struct uffd_claims uffd_claims[] = {
 		.user_mode_only = true,
 		.dev_userfaultfd = true,
 		.unprivileged_default = 1,
+		.hugetlb_mremap = true,
 	},
 	{
 		/* Mainline 6.12 (shared/ABI.md), built with configs/. */
@@ -178,6 +181,7 @@ static const struct uffd_claims uffd_claims[] = {
 		.user_mode_only = true,
 		.dev_userfaultfd = true,
 		.unprivileged_default = 0,
+		.hugetlb_mremap = true,
 		/*
 		 * 1: a hugetlbfs hole punch racing with faults loses uffd-wp
 		 * (measured on Debian's 6.12: uffd-wp-stress MEM=hugetlb

@@ -2,8 +2,9 @@
 /*
  * The core of the userfaultfd ABI beyond the memory types: who may create a
  * userfaultfd (UFFD_USER_MODE_ONLY, vm.unprivileged_userfaultfd,
- * /dev/userfaultfd), UFFD_FEATURE_EXACT_ADDRESS, fdinfo, and the core fixes
- * of shared/SCENARIOS.md 22-26.  What the kernel under test offers comes
+ * /dev/userfaultfd), UFFD_FEATURE_EXACT_ADDRESS, fdinfo, the core fixes
+ * of shared/SCENARIOS.md 22-26, and mremap() of hugetlbfs, which mainline's
+ * own uffd tests use.  What the kernel under test offers comes
  * from uffd-claims.h ($UFFD_REF); a test of something it does not claim
  * checks that it is refused as on 5.10.
  */
@@ -1050,6 +1051,114 @@ static bool t_fdinfo(struct env *e)
 	return ok;
 }
 
+/* Every byte of [p, p+len) is c. */
+static bool bytes_all(struct env *e, const char *what, const char *p, size_t len, char c)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != c)
+			return fail(e, "%s: byte %zu is 0x%02x, not 0x%02x", what, i,
+				    (unsigned char)p[i], (unsigned char)c);
+	return true;
+}
+
+/* mremap(old, len, new_len, flags, to) fails with EINVAL and moves nothing. */
+static bool mremap_einval(struct env *e, const char *what, void *old, size_t len,
+			  size_t new_len, int flags, void *to)
+{
+	void *q = mremap(old, len, new_len, flags, to);
+
+	if (q != MAP_FAILED)
+		return fail(e, "mremap of %s succeeded", what);
+	if (errno != EINVAL)
+		return fail(e, "mremap of %s: %s, not EINVAL", what, strerror(errno));
+	return true;
+}
+
+/*
+ * mremap() moves the middle of a mapping (Linux 5.16 for hugetlbfs; 6.12's
+ * uffd tests move hugetlb areas): the data moves, a page never touched
+ * faults in at the new place, the rest stays.  A hugetlb range moves in
+ * whole huge pages and never grows (EINVAL), and the reservations of a
+ * private one move with it: once all is unmapped, the pool's free and
+ * reserved counts are back where they were.
+ */
+static bool t_mremap(struct env *e, enum uffd_mem mem)
+{
+	size_t ps = mem_page_size(mem);
+	long free0 = meminfo("HugePages_Free"), rsvd0 = meminfo("HugePages_Rsvd");
+	long free1, rsvd1;
+	char *p, *to, *q, *alias;
+	int fd;
+	bool ok = true;
+
+	p = mem_map(mem, 4 * ps, &fd);
+	if (p == MAP_FAILED)
+		return fail(e, "mmap: %s", strerror(errno));
+	/* pages 1 and 3 written; 0 and 2 never touched */
+	memset(p + ps, 'b', ps);
+	memset(p + 3 * ps, 'd', ps);
+	to = map_aligned(4 * ps, HPAGE_SIZE, MAP_PRIVATE | MAP_NORESERVE, -1);
+	if (to == MAP_FAILED) {
+		mem_unmap(p, 4 * ps, fd);
+		return fail(e, "mmap: %s", strerror(errno));
+	}
+	if (mem_is_hugetlb(mem))
+		ok = mremap_einval(e, "an unaligned address", p + page, ps - page,
+				   ps - page, MREMAP_MAYMOVE, NULL) &&
+		     mremap_einval(e, "a growing range", p + 3 * ps, ps, 2 * ps,
+				   MREMAP_MAYMOVE, NULL) &&
+		     mremap_einval(e, "to an unaligned address", p + ps, ps, ps,
+				   MREMAP_MAYMOVE | MREMAP_FIXED, to + page);
+	q = mremap(p + ps, 2 * ps, 2 * ps, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	if (q == MAP_FAILED) {
+		int err = errno;
+
+		mem_unmap(p, 4 * ps, fd);
+		munmap(to, 4 * ps);
+		if (ok && err == EINVAL && mem_is_hugetlb(mem) && !claims->hugetlb_mremap)
+			return skip(e, "no mremap of hugetlbfs (Linux 5.16+)");
+		return fail(e, "mremap: %s", strerror(err));
+	}
+	ok = ok && (q == to || fail(e, "moved to %p, not %p", q, to));
+	/* page 1 moved with its data; page 2 faults in as zeros */
+	ok = ok && bytes_all(e, "moved page 1", q, ps, 'b') &&
+	     bytes_all(e, "moved page 2", q + ps, ps, 0);
+	if (ok) {
+		memset(q + ps, 'c', ps);
+		memset(p, 'a', ps);
+	}
+	ok = ok && bytes_all(e, "page 0", p, ps, 'a') &&
+	     bytes_all(e, "page 3", p + 3 * ps, ps, 'd') &&
+	     bytes_all(e, "moved page 2", q + ps, ps, 'c');
+	/* a shared mapping still maps the same file pages */
+	if (ok && mem_is_shared(mem)) {
+		alias = mmap(NULL, 4 * ps, PROT_READ, MAP_SHARED, fd, 0);
+		if (alias == MAP_FAILED) {
+			ok = fail(e, "mmap of the file: %s", strerror(errno));
+		} else {
+			ok = bytes_all(e, "file page 0", alias, ps, 'a') &&
+			     bytes_all(e, "file page 1", alias + ps, ps, 'b') &&
+			     bytes_all(e, "file page 2", alias + 2 * ps, ps, 'c') &&
+			     bytes_all(e, "file page 3", alias + 3 * ps, ps, 'd');
+			munmap(alias, 4 * ps);
+		}
+	}
+	/* shrinking in place keeps the first page */
+	if (ok && mremap(q, 2 * ps, ps, 0) != q)
+		ok = fail(e, "shrinking the moved range: %s", strerror(errno));
+	ok = ok && bytes_all(e, "moved page 1 after shrinking", q, ps, 'b');
+	munmap(to, 4 * ps);
+	mem_unmap(p, 4 * ps, fd);
+	free1 = meminfo("HugePages_Free");
+	rsvd1 = meminfo("HugePages_Rsvd");
+	if (ok && (free1 != free0 || rsvd1 != rsvd0))
+		ok = fail(e, "huge page pool after munmap: %ld free, %ld reserved; before: %ld, %ld",
+			  free1, rsvd1, free0, rsvd0);
+	return ok;
+}
+
 struct test {
 	int nr;			/* shared/SCENARIOS.md, or 0 */
 	const char *name;
@@ -1071,6 +1180,7 @@ static const struct test tests[] = {
 	{ .nr = 24, .name = "VM_SPECIAL vmas cannot be registered", .run = t_special },
 	{ .nr = 25, .name = "register and unregister split and merge vmas", .run_mem = t_split },
 	{ .nr = 26, .name = "UFFDIO_WRITEPROTECT racing with exit", .run = t_wp_exit },
+	{ .nr = 0, .name = "mremap moves part of a mapping", .run_mem = t_mremap },
 };
 
 #define NR_TESTS (sizeof(tests) / sizeof(tests[0]))

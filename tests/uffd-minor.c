@@ -387,8 +387,6 @@ static bool t_fallocated(struct env *e, enum uffd_mem mem)
 	return bytes_are(e, "b", 0, pb(e, 0), 0);
 }
 
-static long meminfo(const char *field);
-
 /* No page of [p, p+len) is mapped. */
 static bool none_mapped(struct env *e, char *p)
 {
@@ -740,7 +738,7 @@ static bool t_mremap(struct env *e, enum uffd_mem mem)
 	q = mremap(e->a, e->len, e->len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
 	if (q == MAP_FAILED) {
 		if (errno == EINVAL && mem_is_hugetlb(mem) &&
-		    strcmp(claims->ref, "mainline"))
+		    !claims->hugetlb_mremap)
 			return skip(e, "no mremap of hugetlbfs before Linux 5.16");
 		return fail(e, "mremap: %s", strerror(errno));
 	}
@@ -891,22 +889,6 @@ static bool t_anon(struct env *e, enum uffd_mem mem)
 	/* a kernel without UFFDIO_CONTINUE does not know the ioctl at all */
 	return expect_continue(e, "anonymous range", pa(e, 0), e->page, 0, EINVAL,
 			       claims->range_ioctls & IOC_CONTINUE ? -EINVAL : ANY_MAPPED);
-}
-
-static long meminfo(const char *field)
-{
-	char line[256];
-	size_t n = strlen(field);
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, n) && line[n] == ':')
-			v = atol(line + n + 1);
-	fclose(f);
-	return v;
 }
 
 static __thread sigjmp_buf bus_jmp;

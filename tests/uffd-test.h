@@ -254,6 +254,26 @@ static inline void mem_unmap(void *p, size_t len, int fd)
 		close(fd);
 }
 
+/*
+ * An align-aligned read-write mapping of len bytes over fd (or anon when
+ * fd < 0), flags MAP_SHARED or MAP_PRIVATE (and modifiers).
+ */
+static inline char *map_aligned(size_t len, size_t align, int flags, int fd)
+{
+	char *r = mmap(NULL, len + align, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *p;
+
+	if (r == MAP_FAILED)
+		return r;
+	p = (char *)(((unsigned long)r + align - 1) & ~(align - 1));
+	if (p > r)
+		munmap(r, p - r);
+	munmap(p + len, r + align - p - len);
+	return mmap(p, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED |
+		    (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
+}
+
 /* UFFDIO_REGISTER of [p, p+len); returns 0 or -errno, ioctls in *ioctls. */
 static inline int uffd_register(int fd, void *p, size_t len, uint64_t mode,
 				uint64_t *ioctls)
@@ -312,6 +332,23 @@ static inline long smaps_kb(void *addr, const char *field)
 	}
 	fclose(f);
 	return kb;
+}
+
+/* A field of /proc/meminfo (kB, or a count for HugePages_*); -1 if none. */
+static inline long meminfo(const char *field)
+{
+	char line[256];
+	size_t n = strlen(field);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n) && line[n] == ':')
+			v = atol(line + n + 1);
+	fclose(f);
+	return v;
 }
 
 /*

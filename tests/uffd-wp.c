@@ -576,8 +576,11 @@ static bool t_mremap(struct env *e, enum uffd_mem mem, bool event)
 
 	if (!setup_marker(e, mem, event ? UFFD_FEATURE_EVENT_REMAP : 0))
 		return false;
-	/* A free place to move to, away from the old range. */
-	to = mmap(NULL, 2 * e->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/*
+	 * A free place to move to, away from the old range, aligned for
+	 * both pte and 2 MiB (pmd) moves.
+	 */
+	to = map_aligned(2 * e->len, HPAGE_SIZE, MAP_PRIVATE, -1);
 	if (to == MAP_FAILED)
 		return fail(e, "mmap: %s", strerror(errno));
 	old = e->p;
@@ -587,7 +590,7 @@ static bool t_mremap(struct env *e, enum uffd_mem mem, bool event)
 
 		e->p = old;
 		munmap(to, 2 * e->len);
-		if (err == EINVAL && mem_is_hugetlb(mem))
+		if (err == EINVAL && mem_is_hugetlb(mem) && !claims->hugetlb_mremap)
 			return skip(e, "no mremap of hugetlbfs (Linux 5.16+)");
 		return fail(e, "mremap: %s", strerror(err));
 	}
@@ -631,25 +634,6 @@ static bool t_punch_hole(struct env *e, enum uffd_mem mem)
 		return fail(e, "write to the refilled hole did not trap once");
 	memset(pg(e, 1), pattern(1), e->page);
 	return page_is(e, 1, pattern(1)) && write_traps(e, 0, 1) && e->h.unexpected == 0;
-}
-
-/* kB of a field of the smaps entry of the vma containing addr, or -1. */
-
-/* An align-aligned mapping of len bytes over fd (or anon when fd < 0). */
-static char *map_aligned(size_t len, size_t align, int flags, int fd)
-{
-	char *r = mmap(NULL, len + align, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	char *p;
-
-	if (r == MAP_FAILED)
-		return r;
-	p = (char *)(((unsigned long)r + align - 1) & ~(align - 1));
-	if (p > r)
-		munmap(r, p - r);
-	munmap(p + len, r + align - p - len);
-	return mmap(p, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED |
-		    (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
 }
 
 /* Probe pages of a 2 MiB range: first, second, middle, last. */
