@@ -4,11 +4,13 @@ SHELL := /bin/bash
 export REF ?= series
 export DEBUG ?= 0
 
-.PHONY: help run check shell guest mainline-tests worktree export check-series each-patch kernel tests clean
+.PHONY: help run check soak vm-selftests shell guest mainline-tests worktree export check-series each-patch kernel tests clean
 
 help:
 	@echo 'make run            build and boot the patched kernel, run the narrated demo'
 	@echo 'make check          build, boot and run every test; ends with "N passed, N failed, N skipped"'
+	@echo 'make soak           the fuzzer and the race stress tests for DURATION= seconds each (600), SEED='
+	@echo "make vm-selftests   the base's own selftests/vm programs on REF=base and the series, compared"
 	@echo 'make shell          interactive shell in the guest (tests in /tests)'
 	@echo "make guest CMD='..' [GUEST_FILES=dir]  run one command in the guest, with your static binaries in /user"
 	@echo "make mainline-tests mainline 6.12's uffd-unit-tests and uffd-stress (5 modes) in the guest"
@@ -25,6 +27,12 @@ run:
 
 check:
 	@scripts/guest.sh check
+
+soak:
+	@scripts/soak.sh
+
+vm-selftests:
+	@scripts/vm-selftests.sh
 
 shell:
 	@scripts/guest.sh shell

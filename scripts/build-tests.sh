@@ -36,6 +36,22 @@ done
 # build it (the series' first patch fixes what -O2 exposed in it).
 "$CC" -static -O2 -Wall "${inc[@]}" -o "$dst.tmp/userfaultfd" \
 	"$src/tools/testing/selftests/vm/userfaultfd.c" -lpthread
+# The base's other vm selftests, for make vm-selftests (tests/vm-selftests.list),
+# with the flags of their Makefile, static.
+vm=$src/tools/testing/selftests/vm
+mkdir -p "$dst.tmp/vm"
+for t in compaction_test hugepage-mmap hugepage-shm khugepaged map_fixed_noreplace \
+	map_hugetlb map_populate mlock-random-test mlock2-tests mremap_dontunmap \
+	on-fault-limit protection_keys thuge-gen transhuge-stress va_128TBswitch \
+	virtual_address_range; do
+	"$CC" -static -O2 -Wall "${inc[@]}" -o "$dst.tmp/vm/$t" "$vm/$t.c" -lrt -lpthread -lcap
+done
+# hugepage-mmap opens huge/hugepagefile; transhuge-stress runs until stopped
+# (alive after 20 s is its pass, as run_vmtests has no test of it).
+printf '#!/bin/sh\ncd /mnt && exec /tests/vm/hugepage-mmap\n' >"$dst.tmp/vm/hugepage-mmap.sh"
+printf '#!/bin/sh\ntimeout 20 /tests/vm/transhuge-stress >/dev/null\ns=$?\n[ $s = 143 ] || [ $s = 124 ]\n' \
+	>"$dst.tmp/vm/transhuge-stress.sh"
+chmod 0755 "$dst.tmp"/vm/*.sh
 cp "$TOP/tests/list" "$dst.tmp/list"
 rm -rf "$dst"
 mv "$dst.tmp" "$dst"

@@ -37,6 +37,8 @@ cmd)
 check|shell) ;;
 *) die "unknown mode $mode" ;;
 esac
+# What check mode runs: tests/list, or TEST_LIST (make soak).
+export TEST_LIST=${TEST_LIST:-$tests/list}
 initrd=$dir/initramfs.cpio.gz
 "$TOP/scripts/initramfs.sh" "$initrd" "$tests" "$user" "$mode" "$cmd"
 
@@ -48,7 +50,7 @@ rm -f "$initrd"
 case "$mode" in
 check)
 	status=0
-	"$TOP/scripts/summarise.sh" "$dir" "$tests/list" "$verdict" || status=$?
+	"$TOP/scripts/summarise.sh" "$dir" "$TEST_LIST" "$verdict" || status=$?
 	[ "$verdict" != 0 ] && status=$verdict
 	say_verdict "$status" "$dir"
 	exit "$status"

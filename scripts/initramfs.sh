@@ -20,6 +20,7 @@ for a in $("$bb" --list-full); do
 done
 install -m 0755 "$TOP/guest/init" "$root/init"
 cp -a "$tests"/. "$root/tests/"
+[ -z "${TEST_LIST:-}" ] || cp "$TEST_LIST" "$root/tests/list"
 [ "$user" = - ] || cp -a "$user"/. "$root/user/"
 {
 	printf 'MODE=%q\n' "$mode"

@@ -1051,6 +1051,93 @@ static bool t_fdinfo(struct env *e)
 	return ok;
 }
 
+/*
+ * 27 (found by uffd-fuzz; not in SCENARIOS.md): UFFDIO_COPY and ZEROPAGE
+ * into a registered anon THP while move_pages() migrates it.  For a moment
+ * its PMD holds a migration entry, which is no page table: the answer is
+ * EEXIST, as for the THP itself.  5.10.262 walked it as a page table and
+ * oopsed, so the test does not run where that is known.
+ */
+struct migrator {
+	char *p;
+	volatile bool stop;
+	unsigned long moved;
+};
+
+static void *migrate_thp(void *arg)
+{
+	struct migrator *m = arg;
+	void *pages[1] = { m->p };
+	int node, status;
+
+	for (node = 1; !m->stop; node ^= 1)
+		if (!syscall(__NR_move_pages, 0, 1, pages, &node, &status, 1 << 1) &&
+		    status == node)
+			m->moved++;
+	return NULL;
+}
+
+static bool t_fill_migrating_thp(struct env *e)
+{
+	static char fill_src[4096];
+	struct migrator m = { 0 };
+	uint64_t until = now_ns() + 3000000000ULL;
+	unsigned long i, fills = 0;
+	pthread_t t;
+	int uffd, ret;
+	bool ok = true;
+
+	if (claims->known_broken & SCENARIO(27))
+		return skip(e, "known to oops this kernel");
+	m.p = map_aligned(HPAGE_SIZE, HPAGE_SIZE, MAP_PRIVATE, -1);
+	if (m.p == MAP_FAILED)
+		return fail(e, "mmap: %s", strerror(errno));
+	madvise(m.p, HPAGE_SIZE, MADV_HUGEPAGE);
+	memset(m.p, 1, HPAGE_SIZE);
+	if (smaps_kb(m.p, "AnonHugePages") != 2048) {
+		munmap(m.p, HPAGE_SIZE);
+		return skip(e, "no THP");
+	}
+	uffd = uffd_new(0, 0);
+	if (uffd < 0)
+		return fail(e, "userfaultfd: %s", strerror(-uffd));
+	ret = uffd_register(uffd, m.p, HPAGE_SIZE, UFFDIO_REGISTER_MODE_MISSING, NULL);
+	if (ret)
+		return fail(e, "UFFDIO_REGISTER: %s", strerror(-ret));
+	if (pthread_create(&t, NULL, migrate_thp, &m))
+		return fail(e, "pthread_create: %s", strerror(errno));
+	for (i = 0; ok && now_ns() < until; i++) {
+		char *dst = m.p + (i % 512) * page;
+
+		if (i & 1) {
+			struct uffdio_zeropage z = {
+				.range = { .start = (unsigned long)dst, .len = page },
+			};
+
+			ret = ioctl(uffd, UFFDIO_ZEROPAGE, &z) ? errno : 0;
+		} else {
+			struct uffdio_copy c = {
+				.dst = (unsigned long)dst,
+				.src = (unsigned long)fill_src, .len = page,
+			};
+
+			ret = ioctl(uffd, UFFDIO_COPY, &c) ? errno : 0;
+		}
+		if (ret != EEXIST)
+			ok = fail(e, "%s into a present page: %s, not EEXIST",
+				  i & 1 ? "ZEROPAGE" : "COPY", ret ? strerror(ret) : "success");
+		fills++;
+	}
+	m.stop = true;
+	pthread_join(t, NULL);
+	close(uffd);
+	munmap(m.p, HPAGE_SIZE);
+	ksft_print_msg("%lu fills, %lu THP migrations\n", fills, m.moved);
+	if (ok && !m.moved)
+		return skip(e, "the THP never migrated");
+	return ok;
+}
+
 /* Every byte of [p, p+len) is c. */
 static bool bytes_all(struct env *e, const char *what, const char *p, size_t len, char c)
 {
@@ -1181,6 +1268,7 @@ static const struct test tests[] = {
 	{ .nr = 25, .name = "register and unregister split and merge vmas", .run_mem = t_split },
 	{ .nr = 26, .name = "UFFDIO_WRITEPROTECT racing with exit", .run = t_wp_exit },
 	{ .nr = 0, .name = "mremap moves part of a mapping", .run_mem = t_mremap },
+	{ .nr = 27, .name = "COPY and ZEROPAGE into a THP being migrated", .run = t_fill_migrating_thp },
 };
 
 #define NR_TESTS (sizeof(tests) / sizeof(tests[0]))
