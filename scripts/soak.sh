@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make soak [DURATION=seconds] [SEED=n]: the fuzzer and the race stress tests
 # for as long as asked, each in turn, in one guest boot of the flavour (REF=,
-# DEBUG=).  Ends like make check, with `N passed, N failed, N skipped`; the
+# DEBUG=); uffd-minor's stress splits its DURATION over its four memory types.  Ends like make check, with `N passed, N failed, N skipped`; the
 # seeds and operation counts are in each test's output (out/<run>/tap/).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -18,7 +18,7 @@ cat >"$list" <<LIST
 uffd-fuzz                 env DURATION=$duration SEED=$seed THREADS=3 uffd-fuzz
 uffd-wp-stress            env DURATION=$duration SEED=$seed uffd-wp-stress
 uffd-wp-stress-hugetlb    env MEM=hugetlb DURATION=$duration SEED=$seed uffd-wp-stress
-uffd-minor-stress         env MINOR_STRESS_SECONDS=$duration uffd-minor
+uffd-minor-stress         env MINOR_STRESS_SECONDS=$(((duration + 3) / 4)) uffd-minor
 LIST
 log "soak: DURATION=$duration SEED=$seed"
 # Each test runs for DURATION, then checks and cleans up: allow twice that
