@@ -1169,7 +1169,7 @@ static bool mremap_einval(struct env *e, const char *what, void *old, size_t len
  * faults in at the new place, the rest stays.  A hugetlb range moves in
  * whole huge pages and never grows (EINVAL), and the reservations of a
  * private one move with it: once all is unmapped, the pool's free and
- * reserved counts are back where they were.
+ * reserved counts are back where they were (28: not on 6.12).
  */
 static bool t_mremap(struct env *e, enum uffd_mem mem)
 {
@@ -1180,6 +1180,9 @@ static bool t_mremap(struct env *e, enum uffd_mem mem)
 	int fd;
 	bool ok = true;
 
+	/* the leak would starve the hugetlb tests that come after this one */
+	if (mem == MEM_HUGETLB_PRIVATE && (claims->known_broken & SCENARIO(28)))
+		return fail(e, "not run: known to leak huge page reservations");
 	p = mem_map(mem, 4 * ps, &fd);
 	if (p == MAP_FAILED)
 		return fail(e, "mmap: %s", strerror(errno));
@@ -1267,7 +1270,7 @@ static const struct test tests[] = {
 	{ .nr = 24, .name = "VM_SPECIAL vmas cannot be registered", .run = t_special },
 	{ .nr = 25, .name = "register and unregister split and merge vmas", .run_mem = t_split },
 	{ .nr = 26, .name = "UFFDIO_WRITEPROTECT racing with exit", .run = t_wp_exit },
-	{ .nr = 0, .name = "mremap moves part of a mapping", .run_mem = t_mremap },
+	{ .nr = 28, .name = "mremap moves part of a mapping", .run_mem = t_mremap },
 	{ .nr = 27, .name = "COPY and ZEROPAGE into a THP being migrated", .run = t_fill_migrating_thp },
 };
 

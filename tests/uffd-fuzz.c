@@ -58,6 +58,7 @@
 
 static char *arena;
 static bool no_migrate;	/* the kernel is known to oops on it (claims, 27) */
+static bool leaky_mremap;	/* it leaks private hugetlb reservations (28) */
 static volatile bool go, stop;
 static int fuzzers_done;
 static unsigned int base_seed;
@@ -244,6 +245,8 @@ static bool op_mremap(unsigned int *seed)
 	}
 	if (from == to)
 		to = (to + 1) % NWIN;
+	if (leaky_mremap && win_mem[from] == MEM_HUGETLB_PRIVATE)
+		return false;
 	p = mremap(win(from) + off, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
 		   win(to) + rnd(seed) % 2 * ps);
 	if (p == MAP_FAILED)
@@ -758,6 +761,10 @@ int main(void)
 		no_migrate = true;
 		ksft_print_msg("no page migration: known to oops this kernel under UFFDIO_COPY\n");
 	}
+	if (uffd_claims_of_kernel()->known_broken & SCENARIO(28)) {
+		leaky_mremap = true;
+		ksft_print_msg("no mremap of private hugetlb windows: known to leak reservations here\n");
+	}
 	/* khugepaged scans often, shmem THPs where asked for */
 	knob("/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs", "10",
 	     thp_scan, sizeof(thp_scan));
@@ -801,9 +808,13 @@ int main(void)
 	      status);
 	free1 = meminfo("HugePages_Free");
 	rsvd1 = meminfo("HugePages_Rsvd");
-	check(free1 == free0 && rsvd1 == rsvd0,
-	      "huge page pool as before: %ld free, %ld reserved (before: %ld, %ld)",
-	      free1, rsvd1, free0, rsvd0);
+	if ((free1 != free0 || rsvd1 != rsvd0) && leaky_mremap)
+		ksft_test_result_xfail("huge page pool as before: %ld free, %ld reserved (before: %ld, %ld): known to leak here (28)\n",
+				       free1, rsvd1, free0, rsvd0);
+	else
+		check(free1 == free0 && rsvd1 == rsvd0,
+		      "huge page pool as before: %ld free, %ld reserved (before: %ld, %ld)",
+		      free1, rsvd1, free0, rsvd0);
 	/*
 	 * Other processes of the guest are idle; allow for their noise, and
 	 * for frees the kernel defers (RCU) a few seconds.
