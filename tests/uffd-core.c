@@ -10,7 +10,6 @@
  */
 #include <sched.h>
 #include <time.h>
-#include <grp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,8 +18,6 @@
 
 #include "uffd-test.h"
 
-#define NOBODY 65534
-#define SYSCTL_UNPRIV "/proc/sys/vm/unprivileged_userfaultfd"
 #define DEV_UFFD "/dev/userfaultfd"
 
 static const struct uffd_claims *claims;
@@ -97,83 +94,6 @@ static int uffd_copy(int uffd, void *dst, size_t len)
 
 	memset(src, 'C', len);
 	return ioctl(uffd, UFFDIO_COPY, &c) ? -errno : 0;
-}
-
-static int sysctl_get(void)
-{
-	FILE *f = fopen(SYSCTL_UNPRIV, "r");
-	int v = -1;
-
-	if (f) {
-		if (fscanf(f, "%d", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static bool sysctl_set(int v)
-{
-	FILE *f = fopen(SYSCTL_UNPRIV, "w");
-	bool ok;
-
-	if (!f)
-		return false;
-	ok = fprintf(f, "%d\n", v) > 0;
-	return !fclose(f) && ok;
-}
-
-/* Become nobody, without capabilities; false if that did not work. */
-static bool drop_to_nobody(void)
-{
-	return !setgroups(0, NULL) && !setresgid(NOBODY, NOBODY, NOBODY) &&
-	       !setresuid(NOBODY, NOBODY, NOBODY) && geteuid() == NOBODY;
-}
-
-/* fork() with a pipe p from the child to the parent; -1 after a fail(). */
-static pid_t fork_piped(struct env *e, int p[2])
-{
-	pid_t pid;
-
-	if (pipe(p)) {
-		fail(e, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0)
-		fail(e, "fork: %s", strerror(errno));
-	return pid;
-}
-
-/*
- * Run fn in a child that became nobody; fn returns 0 or a line of why not,
- * written to the pipe.  Returns true if the child exited 0.
- */
-static bool as_nobody(struct env *e, const char *(*fn)(void))
-{
-	char why[200] = "";
-	int p[2], status;
-	ssize_t n;
-	pid_t pid = fork_piped(e, p);
-
-	if (pid < 0)
-		return false;
-	if (!pid) {
-		const char *r = drop_to_nobody() ? fn() : "cannot become nobody";
-
-		if (r && write(p[1], r, strlen(r)) < 0)
-			_exit(2);
-		_exit(r ? 1 : 0);
-	}
-	close(p[1]);
-	n = read(p[0], why, sizeof(why) - 1);
-	close(p[0]);
-	waitpid(pid, &status, 0);
-	if (WIFEXITED(status) && !WEXITSTATUS(status))
-		return true;
-	if (n > 0)
-		why[n] = 0;
-	return fail(e, "as nobody: %s", why[0] ? why : "child died");
 }
 
 /*
@@ -343,7 +263,7 @@ static bool t_kernel_waits(struct env *e)
 }
 
 /* vm.unprivileged_userfaultfd = 0 as nobody. */
-static const char *nobody_sysctl0(void)
+static const char *nobody_sysctl0(void *arg)
 {
 	int fd;
 
@@ -361,7 +281,7 @@ static const char *nobody_sysctl0(void)
 }
 
 /* vm.unprivileged_userfaultfd = 1 as nobody. */
-static const char *nobody_sysctl1(void)
+static const char *nobody_sysctl1(void *arg)
 {
 	int fd = uffd_open_raw(0);
 
@@ -384,10 +304,10 @@ static bool t_unprivileged(struct env *e)
 			    def, claims->ref, claims->unprivileged_default);
 	if (!sysctl_set(0))
 		return fail(e, "cannot set " SYSCTL_UNPRIV);
-	ok = as_nobody(e, nobody_sysctl0);
+	ok = as_nobody(&e->v, nobody_sysctl0, NULL);
 	if (!sysctl_set(1))
 		ok = fail(e, "cannot set " SYSCTL_UNPRIV);
-	ok = ok && as_nobody(e, nobody_sysctl1);
+	ok = ok && as_nobody(&e->v, nobody_sysctl1, NULL);
 	sysctl_set(def);
 	return ok;
 }
@@ -443,7 +363,7 @@ static bool t_dev(struct env *e)
 	return why ? fail(e, "%s", why) : true;
 }
 
-static const char *nobody_dev_denied(void)
+static const char *nobody_dev_denied(void *arg)
 {
 	int dev = open(DEV_UFFD, O_RDWR | O_CLOEXEC);
 
@@ -451,7 +371,7 @@ static const char *nobody_dev_denied(void)
 }
 
 /* With access to the node, nobody gets a full uffd whatever the sysctl. */
-static const char *nobody_dev_allowed(void)
+static const char *nobody_dev_allowed(void *arg)
 {
 	int dev = open(DEV_UFFD, O_RDWR | O_CLOEXEC), fd;
 
@@ -475,10 +395,10 @@ static bool t_dev_perm(struct env *e)
 		return skip(e, "no /dev/userfaultfd claimed");
 	if (!sysctl_set(0))
 		return fail(e, "cannot set " SYSCTL_UNPRIV);
-	ok = as_nobody(e, nobody_dev_denied);
+	ok = as_nobody(&e->v, nobody_dev_denied, NULL);
 	if (chmod(DEV_UFFD, 0666))
 		ok = fail(e, "chmod: %s", strerror(errno));
-	ok = ok && as_nobody(e, nobody_dev_allowed);
+	ok = ok && as_nobody(&e->v, nobody_dev_allowed, NULL);
 	chmod(DEV_UFFD, 0600);
 	sysctl_set(def);
 	return ok;
@@ -651,7 +571,7 @@ static bool t_close_gup(struct env *e)
 	unsigned int rounds = 0, r;
 	struct pollfd pfd;
 	int p[2], status;
-	pid_t pid = fork_piped(e, p);
+	pid_t pid = fork_piped(&e->v, p);
 
 	if (pid < 0)
 		return false;

@@ -91,12 +91,6 @@ static const char *const op_names[OP_NR] = {
 static unsigned long n_op[OP_NR], n_ok[OP_NR];
 static unsigned long n_touch, n_touch_sig, n_faults, n_events, n_resolved;
 
-static unsigned int rnd(unsigned int *seed)
-{
-	*seed = *seed * 1103515245 + 12345;
-	return *seed >> 8;
-}
-
 static bool chance(unsigned int *seed, unsigned int one_in)
 {
 	return rnd(seed) % one_in == 0;
@@ -636,23 +630,6 @@ static void close_all_uffds(void)
 		if (fd >= 0)
 			close(fd);
 	}
-}
-
-/* Write a sysfs or procfs knob; the old value in old (if not NULL). */
-static void knob(const char *path, const char *val, char *old, size_t oldsz)
-{
-	int fd = open(path, O_RDWR);
-	ssize_t n;
-
-	if (fd < 0)
-		return;
-	if (old) {
-		n = read(fd, old, oldsz - 1);
-		old[n > 0 ? n : 0] = 0;
-	}
-	/* not writable here: fine */
-	n = write(fd, val, strlen(val));
-	close(fd);
 }
 
 /* The kernel's stacks of all tasks to the console (sysrq-t). */

@@ -18,9 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <grp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <poll.h>
 #include <pthread.h>
 #include <linux/userfaultfd.h>
@@ -80,6 +82,94 @@ static inline bool verdict_skip(struct verdict *v, const char *why)
 
 #define fail(e, ...)	verdict_fail(&(e)->v, __VA_ARGS__)
 #define skip(e, why)	verdict_skip(&(e)->v, why)
+
+/*
+ * Unprivileged users: the uid of nobody (the guest's /etc/passwd has only
+ * root; the uid works numerically), and the sysctl that says whether such a
+ * user may open a userfaultfd that handles kernel faults.
+ */
+#define NOBODY 65534
+#define SYSCTL_UNPRIV "/proc/sys/vm/unprivileged_userfaultfd"
+
+/* vm.unprivileged_userfaultfd, or -1. */
+static inline int sysctl_get(void)
+{
+	FILE *f = fopen(SYSCTL_UNPRIV, "r");
+	int v = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static inline bool sysctl_set(int v)
+{
+	FILE *f = fopen(SYSCTL_UNPRIV, "w");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fprintf(f, "%d\n", v) > 0;
+	return !fclose(f) && ok;
+}
+
+/* Become nobody, without capabilities; false if that did not work. */
+static inline bool drop_to_nobody(void)
+{
+	return !setgroups(0, NULL) && !setresgid(NOBODY, NOBODY, NOBODY) &&
+	       !setresuid(NOBODY, NOBODY, NOBODY) && geteuid() == NOBODY;
+}
+
+/* fork() with a pipe p from the child to the parent; -1 after a verdict_fail(). */
+static inline pid_t fork_piped(struct verdict *v, int p[2])
+{
+	pid_t pid;
+
+	if (pipe(p)) {
+		verdict_fail(v, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0)
+		verdict_fail(v, "fork: %s", strerror(errno));
+	return pid;
+}
+
+/*
+ * Run fn(arg) in a child that became nobody; fn returns 0 or a line of why
+ * not, written to the pipe.  Returns true if the child exited 0.
+ */
+static inline bool as_nobody(struct verdict *v, const char *(*fn)(void *), void *arg)
+{
+	char why[256] = "";
+	int p[2], status;
+	ssize_t n;
+	pid_t pid = fork_piped(v, p);
+
+	if (pid < 0)
+		return false;
+	if (!pid) {
+		const char *r = drop_to_nobody() ? fn(arg) : "cannot become nobody";
+
+		if (r && write(p[1], r, strlen(r)) < 0)
+			_exit(2);
+		_exit(r ? 1 : 0);
+	}
+	close(p[1]);
+	n = read(p[0], why, sizeof(why) - 1);
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && !WEXITSTATUS(status))
+		return true;
+	if (n > 0)
+		why[n] = 0;
+	if (!why[0] && WIFSIGNALED(status))
+		snprintf(why, sizeof(why), "child killed by signal %d", WTERMSIG(status));
+	return verdict_fail(v, "as nobody: %s", why[0] ? why : "child died");
+}
 
 /*
  * A thread that serves a userfaultfd until bg_stop(): its loop polls
@@ -165,6 +255,32 @@ static inline const struct uffd_claims *uffd_claims_of_kernel(void)
 			return &uffd_claims[i];
 	ksft_exit_fail_msg("UFFD_REF=%s: no claims for this kernel\n", ref);
 	return NULL;
+}
+
+/* The seeded pseudo-random numbers of the stress tests and the fuzzer. */
+static inline unsigned int rnd(unsigned int *seed)
+{
+	*seed = *seed * 1103515245 + 12345;
+	return *seed >> 8;
+}
+
+/*
+ * A sysfs or procfs knob: its old value into old (if not NULL), then val
+ * written (if not NULL).  A knob this kernel lacks reads as "".
+ */
+static inline void knob(const char *path, const char *val, char *old, size_t oldsz)
+{
+	int fd = open(path, val ? O_RDWR : O_RDONLY);
+	ssize_t n;
+
+	if (old) {
+		n = fd < 0 ? 0 : read(fd, old, oldsz - 1);
+		old[n > 0 ? n : 0] = 0;
+	}
+	if (fd >= 0 && val && write(fd, val, strlen(val)) < 0)
+		ksft_print_msg("%s: %s\n", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
 }
 
 /* A userfaultfd, before UFFDIO_API. */

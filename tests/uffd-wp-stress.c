@@ -57,12 +57,6 @@ static uint64_t *slot(size_t page, int w)
 	return (uint64_t *)(area + page * psize) + w;
 }
 
-static unsigned int rnd(unsigned int *seed)
-{
-	*seed = *seed * 1103515245 + 12345;
-	return *seed >> 8;
-}
-
 static void *handler(void *arg)
 {
 	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
