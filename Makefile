@@ -4,12 +4,13 @@ SHELL := /bin/bash
 export REF ?= series
 export DEBUG ?= 0
 
-.PHONY: help run check soak vm-selftests shell guest mainline-tests worktree export check-series each-patch kernel tests clean
+.PHONY: help run check soak bench vm-selftests shell guest mainline-tests worktree export check-series each-patch kernel tests clean
 
 help:
 	@echo 'make run            build and boot the patched kernel, run the narrated demo'
 	@echo 'make check          build, boot and run every test; ends with "N passed, N failed, N skipped"'
 	@echo 'make soak           the fuzzer and the race stress tests for DURATION= seconds each (600), SEED='
+	@echo 'make bench          bench/ on the series, mainline and base, alternated; table and plot in bench/README.md'
 	@echo "make vm-selftests   the base's own selftests/vm programs on REF=base and the series, compared"
 	@echo 'make shell          interactive shell in the guest (tests in /tests)'
 	@echo "make guest CMD='..' [GUEST_FILES=dir]  run one command in the guest, with your static binaries in /user"
@@ -30,6 +31,9 @@ check:
 
 soak:
 	@scripts/soak.sh
+
+bench:
+	@scripts/bench.sh
 
 vm-selftests:
 	@scripts/vm-selftests.sh

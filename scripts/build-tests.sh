@@ -32,6 +32,11 @@ for c in "$TOP"/tests/*.c "$TOP"/demo/*.c; do
 	[ -f "$c" ] || continue
 	"$CC" "${ours[@]}" -o "$dst.tmp/$(basename "$c" .c)" "$c" -lpthread
 done
+# The benchmarks of make bench (bench/), with the same flags.
+mkdir -p "$dst.tmp/bench"
+for c in "$TOP"/bench/*.c; do
+	"$CC" "${ours[@]}" -o "$dst.tmp/bench/$(basename "$c" .c)" "$c" -lpthread -lm
+done
 # The in-tree selftest, with its Makefile's flags plus -O2, as distributions
 # build it (the series' first patch fixes what -O2 exposed in it).
 "$CC" -static -O2 -Wall "${inc[@]}" -o "$dst.tmp/userfaultfd" \

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Install the host packages the harness needs (Debian), if any is missing.
+# Install the host packages the harness needs (Debian), if any is missing,
+# and those named as arguments (make bench: gnuplot-nox python3).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 pkgs=(gcc make libc6-dev bc flex bison libelf-dev libssl-dev perl cpio xz-utils
-	gzip file git ccache qemu-system-x86 busybox-static rsync libcap-dev)
+	gzip file git ccache qemu-system-x86 busybox-static rsync libcap-dev "$@")
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed ||

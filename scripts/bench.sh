@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# make bench [ROUNDS=3] [KERNELS="series mainline base"] [BENCHES=all]:
+# bench/uffd-bench (and for benchmark 7 mainline 6.12's uffd-stress and the
+# base's selftests/vm/userfaultfd) in the
+# guest of each kernel, the same binaries and QEMU configuration for all,
+# alternating kernels round by round (the order rotates, so that no kernel
+# always runs first), then bench/report.py: the table and the plot in
+# bench/README.md, bench/latency.png.  Raw output: out/<time>-bench/.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+rounds=${ROUNDS:-3}
+read -r -a kernels <<<"${KERNELS:-series mainline base}"
+benches=${BENCHES:-all}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "ROUNDS=$rounds: a positive number, please"
+[ "${DEBUG:-0}" = 0 ] || die "make bench measures the production kernels: DEBUG=0"
+
+"$TOP/scripts/host-deps.sh" gnuplot-nox python3
+for k in "${kernels[@]}"; do
+	REF=$k DEBUG=0 "$TOP/scripts/build-kernel.sh" >/dev/null
+done
+tests=$("$TOP/scripts/build-tests.sh" | tail -n 1)
+mainline_bin=$("$TOP/scripts/build-mainline-tests.sh" | tail -n 1)
+
+dir=$OUT/$(date -u +%Y%m%dT%H%M%SZ)-bench
+files=$dir/guest-files
+mkdir -p "$files"
+cp "$tests/bench/uffd-bench" "$mainline_bin/uffd-stress" "$files/"
+# The base's own stress (benchmark 7), with the flags of its Makefile (no
+# -O: the base's signal test fails at -O2, see patch 0001), static.
+base_src=$(ref_src base)
+[ -f "$base_src/Makefile" ] || "$TOP/scripts/fetch-source.sh" "$TOP/base/linux-5.10.pin" "$base_src"
+gcc -static -Wall -isystem "$BUILD/headers/include" -o "$files/userfaultfd-5.10" \
+	"$base_src/tools/testing/selftests/vm/userfaultfd.c" -lpthread
+{
+	echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+	echo "host: $(nproc) CPUs, $(awk '/^model name/ { $1 = $2 = $3 = ""; print; exit }' /proc/cpuinfo | sed 's/^ *//')"
+	echo "qemu: $(qemu-system-x86_64 --version | head -n 1)"
+	echo "rounds: $rounds; kernels: ${kernels[*]}; benchmarks: $benches"
+} >"$dir/machine.txt"
+
+# The bench guest: room for benchmark 3's 1 GiB regions and benchmark 4's
+# 1 GiB hugetlbfs file (512 huge pages).
+export GUEST_MEM=${GUEST_MEM:-4G} HUGEPAGES=${HUGEPAGES:-600}
+export TEST_TIMEOUT=${TEST_TIMEOUT:-1200} RUN_TIMEOUT=${RUN_TIMEOUT:-1400}
+n=${#kernels[@]}
+for ((r = 1; r <= rounds; r++)); do
+	for ((i = 0; i < n; i++)); do
+		k=${kernels[$(((i + r - 1) % n))]}
+		log "bench round $r/$rounds: $k"
+		status=0
+		REF=$k DEBUG=0 GUEST_FILES=$files GUEST_OUT=$dir/$k-$r \
+			"$TOP/scripts/guest.sh" cmd "./uffd-bench $benches" >/dev/null || status=$?
+		[ "$status" = 0 ] || {
+			say_verdict "$status" "$dir/$k-$r"
+			exit "$status"
+		}
+		tr -d '\r' <"$dir/$k-$r/results.log" | grep -E '^[RNC] ' >"$dir/$k-$r.txt"
+	done
+done
+python3 "$TOP/bench/report.py" "$dir" "$TOP/bench"
+log "results: bench/README.md, bench/latency.png (raw: ${dir#"$TOP"/})"
