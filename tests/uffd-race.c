@@ -486,6 +486,12 @@ static bool madv(void *p, size_t len, int advice, const char *what)
 {
 	if (!madvise(p, len, advice))
 		return true;
+	/*
+	 * The mremap racer moves wp pages away and back: a racer that does
+	 * not lock those pages may find them gone for a moment (ENOMEM).
+	 */
+	if (errno == ENOMEM && (active & (1u << R_MREMAP)))
+		return false;
 	bad(&errors, "%s: %s", what, strerror(errno));
 	return false;
 }
