@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# make bench [ROUNDS=3] [KERNELS="series mainline base"] [BENCHES=all]:
-# bench/uffd-bench (and for benchmark 7 mainline 6.12's uffd-stress and the
-# base's selftests/vm/userfaultfd) in the
-# guest of each kernel, the same binaries and QEMU configuration for all,
-# alternating kernels round by round (the order rotates, so that no kernel
-# always runs first), then bench/report.py: the table and the plot in
-# bench/README.md, bench/latency.png.  Raw output: out/<time>-bench/.
+# make bench [ROUNDS=3] [KERNELS="series mainline base"] [BENCHES=all]
+# [REPORT=bench]: bench/uffd-bench (and for benchmark 7 mainline 6.12's
+# uffd-stress and the base's selftests/vm/userfaultfd) in the guest of each
+# kernel, the same binaries and QEMU configuration for all, alternating
+# kernels round by round (the order rotates, so that no kernel always runs
+# first), then bench/report.py: the table and the plot in REPORT/README.md
+# (between its results markers), REPORT/latency.png and REPORT/results.tsv.
+# Raw output: out/<time>-bench/.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 rounds=${ROUNDS:-3}
 read -r -a kernels <<<"${KERNELS:-series mainline base}"
 benches=${BENCHES:-all}
+report=${REPORT:-$TOP/bench}
+[ -f "$report/README.md" ] || die "REPORT=$report: no README.md with the results markers there"
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "ROUNDS=$rounds: a positive number, please"
 [ "${DEBUG:-0}" = 0 ] || die "make bench measures the production kernels: DEBUG=0"
 
@@ -26,11 +29,16 @@ dir=$OUT/$(date -u +%Y%m%dT%H%M%SZ)-bench
 files=$dir/guest-files
 mkdir -p "$files"
 cp "$tests/bench/uffd-bench" "$mainline_bin/uffd-stress" "$files/"
-# The base's own stress (benchmark 7), with the flags of its Makefile (no
-# -O: the base's signal test fails at -O2, see patch 0001), static.
+# The base's own stress (benchmark 7), against the base's own headers (it
+# checks the REGISTER reply against their ioctl masks) and with the flags of
+# its Makefile (no -O: the base's signal test fails at -O2, see patch 0001),
+# static.
 base_src=$(ref_src base)
 [ -f "$base_src/Makefile" ] || "$TOP/scripts/fetch-source.sh" "$TOP/base/linux-5.10.pin" "$base_src"
-gcc -static -Wall -isystem "$BUILD/headers/include" -o "$files/userfaultfd-5.10" \
+base_hdr=$dir/base-headers
+make -s -C "$base_src" O="$BUILD/obj-base-headers" ARCH=x86_64 headers_install \
+	INSTALL_HDR_PATH="$base_hdr" >/dev/null
+gcc -static -Wall -isystem "$base_hdr/include" -o "$files/userfaultfd-5.10" \
 	"$base_src/tools/testing/selftests/vm/userfaultfd.c" -lpthread
 {
 	echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -58,5 +66,5 @@ for ((r = 1; r <= rounds; r++)); do
 		tr -d '\r' <"$dir/$k-$r/results.log" | grep -E '^[RNC] ' >"$dir/$k-$r.txt"
 	done
 done
-python3 "$TOP/bench/report.py" "$dir" "$TOP/bench"
-log "results: bench/README.md, bench/latency.png (raw: ${dir#"$TOP"/})"
+python3 "$TOP/bench/report.py" "$dir" "$report"
+log "results: ${report#"$TOP"/}/README.md, latency.png (raw: ${dir#"$TOP"/})"
