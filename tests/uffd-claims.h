@@ -76,6 +76,8 @@ struct uffd_claims {
 	bool hugetlb_mremap;
 	/* MADV_DONTNEED zaps hugetlb vmas (Linux 6.1; 5.10 says EINVAL) */
 	bool hugetlb_dontneed;
+	/* madvise(MADV_COLLAPSE) (Linux 6.1; 5.10 says EINVAL) */
+	bool madv_collapse;
 	/*
 	 * Scenarios of shared/SCENARIOS.md this kernel is known to get wrong,
 	 * bit n for scenario n: their failures are reported as XFAIL, so that
@@ -86,6 +88,9 @@ struct uffd_claims {
 	 * of a THP (uffd-fuzz; mainline fixed it in 6.11).
 	 * 28: mremap() of part of a private hugetlb mapping leaks the
 	 * reservations of the rest of it (uffd-core; 6.12).
+	 * 29: khugepaged fills the holes of a shmem range registered for
+	 * missing faults, so their faults never come (madv-collapse;
+	 * 6.12 refuses such a collapse).
 	 */
 	uint32_t known_broken;
 };
@@ -134,9 +139,11 @@ static const struct uffd_claims uffd_claims[] = {
 		 * 23: COPY and ZEROPAGE leave their out field alone on an
 		 * early EAGAIN.
 		 * 27: the fill ioctls oops on a THP being migrated.
+		 * 29: khugepaged fills holes under a missing registration.
 		 */
 		.known_broken = SCENARIO(8) | SCENARIO(3) | SCENARIO(2) |
-				SCENARIO(22) | SCENARIO(23) | SCENARIO(27),
+				SCENARIO(22) | SCENARIO(23) | SCENARIO(27) |
+				SCENARIO(29),
 		.unregister_wakes = CLAIM_MISSING,
 		.unprivileged_default = 1,
 	},
@@ -168,6 +175,7 @@ static const struct uffd_claims uffd_claims[] = {
 		.unprivileged_default = 1,
 		.hugetlb_mremap = true,
 		.hugetlb_dontneed = true,
+		.madv_collapse = true,
 	},
 	{
 		/* Mainline 6.12 (shared/ABI.md), built with configs/. */
@@ -192,6 +200,7 @@ static const struct uffd_claims uffd_claims[] = {
 		.unprivileged_default = 0,
 		.hugetlb_mremap = true,
 		.hugetlb_dontneed = true,
+		.madv_collapse = true,
 		/*
 		 * 1: a hugetlbfs hole punch racing with faults loses uffd-wp
 		 * (measured on Debian's 6.12: uffd-wp-stress MEM=hugetlb

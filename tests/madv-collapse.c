@@ -1,0 +1,618 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * MADV_COLLAPSE (Linux 6.1; mainline's uffd-unit-tests "minor-collapse" uses
+ * it): what it collapses, what it must leave alone under a userfaultfd, and
+ * its errnos.  Each check is one TAP line; every expectation is also met by
+ * mainline (REF=mainline).  A kernel that claims no MADV_COLLAPSE (the base)
+ * must answer EINVAL, and the rest is skipped there.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/uio.h>
+
+#include "uffd-test.h"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+#define THP_DIR "/sys/kernel/mm/transparent_hugepage/"
+#define PAGES (HPAGE_SIZE / 4096)
+
+static const struct uffd_claims *claims;
+static size_t page;
+
+struct env {
+	struct verdict v;
+	char *p;		/* HPAGE_SIZE, PMD-aligned */
+	char *alias;		/* a second mapping of a file, or NULL */
+	int fd;			/* the file, or -1 for anon */
+	int uffd;
+};
+
+/* madvise(MADV_COLLAPSE): 0 or -errno */
+static int collapse(void *p, size_t len)
+{
+	return madvise(p, len, MADV_COLLAPSE) ? -errno : 0;
+}
+
+static char byte_of(size_t i)
+{
+	return (char)(i * 7 + 1);
+}
+
+static void fill(char *p, size_t first, size_t n)
+{
+	size_t i;
+
+	for (i = first; i < first + n; i++)
+		memset(p + i * page, byte_of(i), page);
+}
+
+/* Page i of p holds its pattern (or zeroes when !filled) */
+static bool page_is(struct env *e, const char *what, char *p, size_t i, bool filled)
+{
+	char want = filled ? byte_of(i) : 0;
+	size_t j;
+
+	for (j = 0; j < page; j++)
+		if (p[i * page + j] != want)
+			return fail(e, "%s: page %zu byte %zu is %d, not %d", what, i, j,
+				    p[i * page + j], want);
+	return true;
+}
+
+/*
+ * A THP sysfs choice: set it, and put back the one saved from a read of
+ * the knob ("always [madvise] never").
+ */
+static void thp_set(const char *name, const char *val, char *old, size_t sz)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), THP_DIR "%s", name);
+	knob(path, val, old, sz);
+}
+
+static void thp_restore(const char *name, char *old)
+{
+	char *cur = strchr(old, '['), *end;
+
+	if (!cur)
+		return;
+	end = strchr(++cur, ']');
+	if (end)
+		*end = 0;
+	thp_set(name, cur, NULL, 0);
+}
+
+static bool map_env(struct env *e, bool file, bool alias)
+{
+	if (file) {
+		e->fd = memfd_create("collapse", 0);
+		if (e->fd < 0 || ftruncate(e->fd, HPAGE_SIZE))
+			return fail(e, "memfd: %s", strerror(errno));
+	}
+	e->p = map_aligned(HPAGE_SIZE, HPAGE_SIZE, file ? MAP_SHARED : MAP_PRIVATE, e->fd);
+	if (e->p == MAP_FAILED)
+		return fail(e, "mmap: %s", strerror(errno));
+	if (alias) {
+		e->alias = map_aligned(HPAGE_SIZE, HPAGE_SIZE, MAP_SHARED, e->fd);
+		if (e->alias == MAP_FAILED)
+			return fail(e, "mmap alias: %s", strerror(errno));
+	}
+	return true;
+}
+
+static void unmap_env(struct env *e)
+{
+	if (e->p && e->p != MAP_FAILED)
+		munmap(e->p, HPAGE_SIZE);
+	if (e->alias && e->alias != MAP_FAILED)
+		munmap(e->alias, HPAGE_SIZE);
+	if (e->fd >= 0)
+		close(e->fd);
+	if (e->uffd >= 0)
+		close(e->uffd);
+}
+
+/* The vma of p maps all of its HPAGE_SIZE by one PMD */
+static bool pmd_mapped(struct env *e, char *p, bool file)
+{
+	const char *field = file ? "ShmemPmdMapped" : "AnonHugePages";
+	long kb = smaps_kb(p, field);
+
+	if (kb != (long)(HPAGE_SIZE >> 10))
+		return fail(e, "%s of the range is %ld kB, not %lu", field, kb,
+			    HPAGE_SIZE >> 10);
+	return true;
+}
+
+static bool not_pmd_mapped(struct env *e, char *p, bool file)
+{
+	const char *field = file ? "ShmemPmdMapped" : "AnonHugePages";
+	long kb = smaps_kb(p, field);
+
+	if (kb != 0)
+		return fail(e, "%s of the range is %ld kB, not 0", field, kb);
+	return true;
+}
+
+static bool expect(struct env *e, const char *what, int got, int want)
+{
+	if (got != want)
+		return fail(e, "%s: MADV_COLLAPSE gave %s, not %s", what,
+			    got ? strerror(-got) : "0", want ? strerror(-want) : "0");
+	return true;
+}
+
+static bool register_uffd(struct env *e, char *p, uint64_t features, uint64_t mode)
+{
+	e->uffd = uffd_open(features);
+	if (uffd_register(e->uffd, p, HPAGE_SIZE, mode, NULL))
+		return fail(e, "UFFDIO_REGISTER: %s", strerror(errno));
+	return true;
+}
+
+/* A read of p that raises SIGBUS (a userfault under UFFD_FEATURE_SIGBUS) */
+static sigjmp_buf bus_jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(bus_jmp, 1);
+}
+
+static bool read_faults(volatile char *p)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	bool faulted = false;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(bus_jmp, 1))
+		faulted = true;
+	else
+		(void)*p;
+	sigaction(SIGBUS, &old, NULL);
+	return faulted;
+}
+
+static bool t_anon_full(struct env *e)
+{
+	size_t i;
+
+	if (!map_env(e, false, false))
+		return false;
+	fill(e->p, 0, PAGES);
+	if (!not_pmd_mapped(e, e->p, false) ||
+	    !expect(e, "populated", collapse(e->p, HPAGE_SIZE), 0) ||
+	    !pmd_mapped(e, e->p, false))
+		return false;
+	for (i = 0; i < PAGES; i++)
+		if (!page_is(e, "after collapse", e->p, i, true))
+			return false;
+	/* A THP already: nothing to do, success */
+	return expect(e, "again", collapse(e->p, HPAGE_SIZE), 0);
+}
+
+static bool t_anon_sparse(struct env *e)
+{
+	char old[32];
+	size_t i;
+	bool ok;
+
+	if (!map_env(e, false, false))
+		return false;
+	fill(e->p, 3, 1);
+	/* khugepaged's limit does not apply */
+	thp_set("khugepaged/max_ptes_none", "0", old, sizeof(old));
+	ok = expect(e, "one page of 512", collapse(e->p, HPAGE_SIZE), 0);
+	thp_set("khugepaged/max_ptes_none", old, NULL, 0);
+	if (!ok || !pmd_mapped(e, e->p, false))
+		return false;
+	for (i = 0; i < PAGES; i++)
+		if (!page_is(e, "after collapse", e->p, i, i == 3))
+			return false;
+	return true;
+}
+
+static bool t_anon_wp(struct env *e)
+{
+	if (!map_env(e, false, false))
+		return false;
+	fill(e->p, 0, PAGES);
+	if (!register_uffd(e, e->p, 0, UFFDIO_REGISTER_MODE_WP))
+		return false;
+	if (uffd_wp(e->uffd, e->p + 5 * page, page, true))
+		return fail(e, "UFFDIO_WRITEPROTECT: %s", strerror(errno));
+	if (!expect(e, "a wp pte", collapse(e->p, HPAGE_SIZE), -EINVAL) ||
+	    !not_pmd_mapped(e, e->p, false))
+		return false;
+	if (!(pagemap(e->p + 5 * page) & PM_UFFD_WP))
+		return fail(e, "page 5 lost its uffd-wp bit");
+	return page_is(e, "after collapse", e->p, 5, true);
+}
+
+static bool t_anon_missing(struct env *e)
+{
+	if (!map_env(e, false, false))
+		return false;
+	fill(e->p, 0, PAGES / 2);
+	if (!register_uffd(e, e->p, UFFD_FEATURE_SIGBUS, UFFDIO_REGISTER_MODE_MISSING))
+		return false;
+	if (!expect(e, "holes under MISSING", collapse(e->p, HPAGE_SIZE), -EBUSY) ||
+	    !not_pmd_mapped(e, e->p, false))
+		return false;
+	if (!read_faults(e->p + (PAGES - 1) * page))
+		return fail(e, "a hole was filled: no missing fault");
+	return page_is(e, "populated half", e->p, 0, true);
+}
+
+static bool t_shmem_full(struct env *e)
+{
+	char old[64];
+	size_t i;
+	bool ok;
+
+	if (!map_env(e, true, true))
+		return false;
+	fill(e->p, 0, PAGES);
+	/* shmem_enabled and the mount's huge= do not apply */
+	thp_set("shmem_enabled", "never", old, sizeof(old));
+	ok = expect(e, "populated", collapse(e->p, HPAGE_SIZE), 0);
+	thp_restore("shmem_enabled", old);
+	if (!ok || !pmd_mapped(e, e->p, true))
+		return false;
+	for (i = 0; i < PAGES; i++)
+		if (!page_is(e, "after collapse", e->p, i, true) ||
+		    !page_is(e, "other mapping", e->alias, i, true))
+			return false;
+	return expect(e, "again", collapse(e->p, HPAGE_SIZE), 0) &&
+	       pmd_mapped(e, e->p, true);
+}
+
+static bool t_shmem_holes(struct env *e)
+{
+	size_t i;
+
+	if (!map_env(e, true, false))
+		return false;
+	fill(e->p, 0, 1);
+	fill(e->p, 300, 2);
+	if (!expect(e, "3 pages of 512", collapse(e->p, HPAGE_SIZE), 0) ||
+	    !pmd_mapped(e, e->p, true))
+		return false;
+	for (i = 0; i < PAGES; i++)
+		if (!page_is(e, "after collapse", e->p, i, i == 0 || i == 300 || i == 301))
+			return false;
+	return true;
+}
+
+static bool t_shmem_missing(struct env *e)
+{
+	if (!map_env(e, true, true))
+		return false;
+	fill(e->alias, 0, 10);
+	if (!register_uffd(e, e->p, UFFD_FEATURE_SIGBUS, UFFDIO_REGISTER_MODE_MISSING))
+		return false;
+	/* Collapse through the other mapping: the file's holes are the point */
+	if (!expect(e, "holes under MISSING", collapse(e->alias, HPAGE_SIZE), -EBUSY) ||
+	    !not_pmd_mapped(e, e->alias, true))
+		return false;
+	if (!read_faults(e->p + 100 * page))
+		return fail(e, "a hole was filled: no missing fault");
+	if (read_faults(e->p + 5 * page))
+		return fail(e, "a populated page raised a missing fault");
+	return page_is(e, "populated", e->p, 5, true);
+}
+
+static bool t_shmem_minor(struct env *e)
+{
+	struct uffdio_continue c = { .range = { 0, HPAGE_SIZE } };
+	size_t i;
+
+	if (!(claims->modes[MEM_SHMEM] & CLAIM_MINOR))
+		return skip(e, "no minor faults on shmem");
+	if (!map_env(e, true, true))
+		return false;
+	fill(e->alias, 0, PAGES);
+	if (!register_uffd(e, e->p, UFFD_FEATURE_SIGBUS | UFFD_FEATURE_MINOR_SHMEM,
+			   UFFDIO_REGISTER_MODE_MINOR))
+		return false;
+	/* Map every page as a CONTINUE after a minor fault would */
+	c.range.start = (unsigned long)e->p;
+	if (ioctl(e->uffd, UFFDIO_CONTINUE, &c))
+		return fail(e, "UFFDIO_CONTINUE: %s", strerror(errno));
+	if (!expect(e, "minor-registered", collapse(e->p, HPAGE_SIZE), 0) ||
+	    !pmd_mapped(e, e->p, true))
+		return false;
+	/* Mapped by the PMD: no minor fault (which would be a SIGBUS here) */
+	for (i = 0; i < PAGES; i++) {
+		if (read_faults(e->p + i * page))
+			return fail(e, "page %zu raised a minor fault after the collapse", i);
+		if (!page_is(e, "after collapse", e->p, i, true))
+			return false;
+	}
+	return true;
+}
+
+static bool t_shmem_wp(struct env *e)
+{
+	size_t i;
+
+	if (!(claims->modes[MEM_SHMEM] & CLAIM_WP))
+		return skip(e, "no wp on shmem");
+	if (!map_env(e, true, false))
+		return false;
+	fill(e->p, 0, PAGES);
+	if (!register_uffd(e, e->p, UFFD_FEATURE_WP_HUGETLBFS_SHMEM, UFFDIO_REGISTER_MODE_WP))
+		return false;
+	if (uffd_wp(e->uffd, e->p, HPAGE_SIZE, true))
+		return fail(e, "UFFDIO_WRITEPROTECT: %s", strerror(errno));
+	if (!expect(e, "write-protected", collapse(e->p, HPAGE_SIZE), -EINVAL) ||
+	    !not_pmd_mapped(e, e->p, true))
+		return false;
+	for (i = 0; i < PAGES; i++)
+		if (!(pagemap(e->p + i * page) & PM_UFFD_WP))
+			return fail(e, "page %zu lost its uffd-wp protection", i);
+	for (i = 0; i < PAGES; i += 37)
+		if (!page_is(e, "after collapse", e->p, i, true))
+			return false;
+	return true;
+}
+
+static bool t_shmem_deny(struct env *e)
+{
+	char old[64];
+	bool ok;
+
+	if (!map_env(e, true, false))
+		return false;
+	fill(e->p, 0, PAGES);
+	thp_set("shmem_enabled", "deny", old, sizeof(old));
+	ok = expect(e, "shmem_enabled=deny", collapse(e->p, HPAGE_SIZE), -EINVAL);
+	thp_restore("shmem_enabled", old);
+	return ok && not_pmd_mapped(e, e->p, true);
+}
+
+static bool t_nohugepage(struct env *e)
+{
+	if (!map_env(e, false, false))
+		return false;
+	fill(e->p, 0, PAGES);
+	if (madvise(e->p, HPAGE_SIZE, MADV_NOHUGEPAGE))
+		return fail(e, "MADV_NOHUGEPAGE: %s", strerror(errno));
+	return expect(e, "MADV_NOHUGEPAGE", collapse(e->p, HPAGE_SIZE), -EINVAL) &&
+	       not_pmd_mapped(e, e->p, false);
+}
+
+static bool t_hugetlb(struct env *e)
+{
+	int fd = memfd_create("collapse-hugetlb", MFD_HUGETLB);
+	char *p;
+	int r;
+
+	if (fd < 0 || ftruncate(fd, HPAGE_SIZE))
+		return fail(e, "hugetlb memfd: %s", strerror(errno));
+	p = mmap(NULL, HPAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return skip(e, "no huge page for a hugetlb mapping");
+	}
+	*p = 1;
+	r = collapse(p, HPAGE_SIZE);
+	munmap(p, HPAGE_SIZE);
+	close(fd);
+	return expect(e, "hugetlb", r, -EINVAL);
+}
+
+static bool t_ranges(struct env *e)
+{
+	char *hole;
+
+	if (!map_env(e, false, false))
+		return false;
+	fill(e->p, 0, PAGES);
+	if (!expect(e, "unaligned start", collapse(e->p + 1, page), -EINVAL) ||
+	    !expect(e, "inside one PMD", collapse(e->p + page, page), -EINVAL) ||
+	    !expect(e, "short of one PMD", collapse(e->p, page), 0) ||
+	    !not_pmd_mapped(e, e->p, false))
+		return false;
+	/* A vma that cannot hold a huge page: EINVAL, even for a short range */
+	munmap(e->p + page, HPAGE_SIZE - page);
+	if (!expect(e, "vma of one page", collapse(e->p, page), -EINVAL))
+		return false;
+	hole = mmap(NULL, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap(hole, page);
+	return expect(e, "unmapped", collapse(hole, page), -ENOMEM);
+}
+
+static bool t_process_madvise(struct env *e)
+{
+	struct iovec iov;
+	int pidfd;
+	long r;
+
+	if (!map_env(e, false, false))
+		return false;
+	fill(e->p, 0, PAGES);
+	pidfd = syscall(__NR_pidfd_open, getpid(), 0);
+	if (pidfd < 0)
+		return fail(e, "pidfd_open: %s", strerror(errno));
+	iov.iov_base = e->p;
+	iov.iov_len = HPAGE_SIZE;
+	r = syscall(__NR_process_madvise, pidfd, &iov, 1, MADV_COLLAPSE, 0);
+	close(pidfd);
+	if (r != (long)HPAGE_SIZE)
+		return fail(e, "process_madvise: %ld (%s)", r, r < 0 ? strerror(errno) : "short");
+	return pmd_mapped(e, e->p, false);
+}
+
+static unsigned long thp_counter(const char *name)
+{
+	char v[32];
+
+	thp_set(name, NULL, v, sizeof(v));
+	return strtoul(v, NULL, 10);
+}
+
+/*
+ * A memfd of HPAGE_SIZE mapped shared and PMD-aligned, 10 of its pages
+ * written (small pages: shmem_enabled is "never" here) and, with @missing,
+ * registered for missing faults.  Then khugepaged may collapse it
+ * (shmem_enabled=force, max_ptes_none=511) for 3 full scans.  Returns
+ * whether it did, that is whether the hole at page 100 is in the page
+ * cache now (mincore() of shmem reports the file's pages), or -1 on a
+ * setup failure.
+ */
+static int khugepaged_round(struct env *e, bool missing)
+{
+	unsigned long scans;
+	unsigned char vec;
+	char old[64];
+	int i;
+
+	if (!map_env(e, true, false))
+		return -1;
+	fill(e->p, 0, 10);
+	if (missing && !register_uffd(e, e->p, UFFD_FEATURE_SIGBUS,
+				      UFFDIO_REGISTER_MODE_MISSING))
+		return -1;
+	thp_set("shmem_enabled", "force", old, sizeof(old));
+	scans = thp_counter("khugepaged/full_scans");
+	for (i = 0; i < 1000 && thp_counter("khugepaged/full_scans") < scans + 3; i++)
+		usleep(10000);
+	thp_restore("shmem_enabled", old);
+	if (thp_counter("khugepaged/full_scans") < scans + 3) {
+		fail(e, "khugepaged made no 3 full scans in 10 s");
+		return -1;
+	}
+	if (mincore(e->p + 100 * page, page, &vec)) {
+		fail(e, "mincore: %s", strerror(errno));
+		return -1;
+	}
+	return vec & 1;
+}
+
+/*
+ * khugepaged fills the holes of a shmem range it collapses with zeroes.
+ * Under a missing-fault registration that hides the faults the handler
+ * waits for (5.10 did it; mainline refuses the collapse).
+ */
+static bool t_khugepaged_missing(struct env *e)
+{
+	const char *knobs[][2] = {
+		{ "enabled", "always" }, { "shmem_enabled", "never" },
+		{ "khugepaged/max_ptes_none", "511" },
+		{ "khugepaged/scan_sleep_millisecs", "10" },
+		{ "khugepaged/pages_to_scan", "4096" },
+	};
+	char old[5][64];
+	struct env control = { .fd = -1, .uffd = -1 };
+	char *anon;
+	int n, ctl, r = -1;
+
+	for (n = 0; n < 5; n++)
+		thp_set(knobs[n][0], knobs[n][1], old[n], sizeof(old[n]));
+	/* An anon THP-eligible vma makes khugepaged scan this mm (6.12) */
+	anon = map_aligned(HPAGE_SIZE, HPAGE_SIZE, MAP_PRIVATE, -1);
+	if (anon != MAP_FAILED)
+		anon[0] = 1;
+
+	ctl = khugepaged_round(&control, false);
+	if (ctl < 0)
+		fail(e, "control: %s", control.v.why);
+	else if (ctl == 0)
+		skip(e, "khugepaged collapsed no shmem here, even without a userfaultfd");
+	else
+		r = khugepaged_round(e, true);
+	unmap_env(&control);
+	if (anon != MAP_FAILED)
+		munmap(anon, HPAGE_SIZE);
+	for (n = 0; n < 5; n++) {
+		if (strchr(old[n], '['))
+			thp_restore(knobs[n][0], old[n]);
+		else
+			thp_set(knobs[n][0], old[n], NULL, 0);
+	}
+	if (r < 0)
+		return false;
+	if (r > 0)
+		return fail(e, "khugepaged collapsed a MISSING-registered range with holes");
+	if (!read_faults(e->p + 100 * page))
+		return fail(e, "a hole of a MISSING-registered range was filled");
+	return true;
+}
+
+struct scenario {
+	int nr;			/* uffd-claims.h's numbering, 0 for none */
+	const char *name;
+	bool (*run)(struct env *e);
+	bool any_kernel;	/* needs no MADV_COLLAPSE */
+};
+
+static const struct scenario scenarios[] = {
+	{ 0, "anon: a populated range collapses", t_anon_full, false },
+	{ 0, "anon: one page of 512 is enough", t_anon_sparse, false },
+	{ 0, "anon: a wp pte refuses the collapse and keeps its protection", t_anon_wp, false },
+	{ 0, "anon: holes under MISSING stay holes (EBUSY)", t_anon_missing, false },
+	{ 0, "shmem: a populated range collapses and is PMD-mapped", t_shmem_full, false },
+	{ 0, "shmem: holes are filled with zeroes", t_shmem_holes, false },
+	{ 0, "shmem: holes under MISSING stay holes (EBUSY)", t_shmem_missing, false },
+	{ 0, "shmem: a MINOR-registered range collapses (minor-collapse)", t_shmem_minor, false },
+	{ 0, "shmem: a wp range keeps its protection (EINVAL)", t_shmem_wp, false },
+	{ 0, "shmem: shmem_enabled=deny forbids it", t_shmem_deny, false },
+	{ 0, "MADV_NOHUGEPAGE forbids it", t_nohugepage, false },
+	{ 0, "hugetlb: EINVAL", t_hugetlb, false },
+	{ 0, "ranges: EINVAL, 0 and ENOMEM as mainline", t_ranges, false },
+	{ 0, "process_madvise(MADV_COLLAPSE)", t_process_madvise, false },
+	{ 29, "khugepaged: holes under MISSING stay holes", t_khugepaged_missing, true },
+};
+
+#define NR_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
+
+int main(void)
+{
+	char old_enabled[64];
+	size_t s;
+
+	claims = uffd_claims_of_kernel();
+	page = getpagesize();
+	ksft_print_header();
+	ksft_set_plan(NR_SCENARIOS);
+
+	/* Faults map small pages; MADV_COLLAPSE ignores the setting */
+	thp_set("enabled", "never", old_enabled, sizeof(old_enabled));
+	if (!claims->madv_collapse) {
+		char *p = map_aligned(HPAGE_SIZE, HPAGE_SIZE, MAP_PRIVATE, -1);
+		int r;
+
+		fill(p, 0, PAGES);
+		r = collapse(p, HPAGE_SIZE);
+		check(r == -EINVAL, "'%s' claims no MADV_COLLAPSE: EINVAL (%s)",
+		      claims->ref, r ? strerror(-r) : "0");
+		munmap(p, HPAGE_SIZE);
+	}
+	for (s = 0; s < NR_SCENARIOS; s++) {
+		const struct scenario *sc = &scenarios[s];
+		struct env e;
+		char title[200];
+		bool ok;
+
+		/* the check above stands for the first scenario */
+		if (!claims->madv_collapse && !s)
+			continue;
+		snprintf(title, sizeof(title), "%d %s", sc->nr, sc->name);
+		if (!claims->madv_collapse && !sc->any_kernel) {
+			ksft_test_result_skip("%s: '%s' claims no MADV_COLLAPSE\n",
+					      title, claims->ref);
+			continue;
+		}
+		memset(&e, 0, sizeof(e));
+		e.fd = e.uffd = -1;
+		ok = sc->run(&e);
+		verdict_report(&e.v, ok, sc->nr, claims, title);
+		unmap_env(&e);
+	}
+	thp_restore("enabled", old_enabled);
+	return ksft_get_fail_cnt() ? ksft_exit_fail() : ksft_exit_pass();
+}
