@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Build mainline 6.12's own userfaultfd selftests (tools/testing/selftests/mm:
-# uffd-unit-tests and uffd-stress), static, against that tree's own exported
-# uapi headers (never the host's), and the guest script that runs them the
-# way 6.12's run_vmtests.sh does (run-mainline-tests).  Used by
-# mainline-tests.sh and bench.sh; prints the directory that holds them.
+# uffd-unit-tests and uffd-stress) and its khugepaged test (for MADV_COLLAPSE),
+# static, against that tree's own exported uapi headers (never the host's),
+# and the guest script that runs them the way 6.12's run_vmtests.sh does
+# (run-mainline-tests).  Used by mainline-tests.sh and bench.sh; prints the
+# directory that holds them.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -17,7 +18,7 @@ bin=$dst/guest
 # Redone when the tree (its pin), the sources, this script or gcc change.
 srcs=("$sel"/mm/uffd-common.c "$sel"/mm/vm_util.c "$sel"/mm/thp_settings.c)
 stamp=$({
-	cat "$TOP/base/linux-6.12.pin" "$src/Makefile" "$sel/kselftest.h" "$sel"/mm/{uffd,vm_util,thp_settings}*.[ch] "$0"
+	cat "$TOP/base/linux-6.12.pin" "$src/Makefile" "$sel/kselftest.h" "$sel"/mm/{uffd,vm_util,thp_settings,khugepaged}*.[ch] "$0"
 	gcc --version
 } | sha256sum | cut -d' ' -f1)
 if [ ! -f "$dst/.stamp" ] || [ "$(cat "$dst/.stamp")" != "$stamp" ]; then
@@ -32,6 +33,11 @@ if [ ! -f "$dst/.stamp" ] || [ "$(cat "$dst/.stamp")" != "$stamp" ]; then
 	for p in uffd-unit-tests uffd-stress; do
 		gcc "${cflags[@]}" -o "$bin/$p" "$sel/mm/$p.c" "${srcs[@]}" -lrt -lpthread -lm
 	done
+	# khugepaged.c uses KSFT_SKIP but does not include kselftest.h: it is
+	# included here, after _GNU_SOURCE (for memfd_create and mremap).
+	gcc "${cflags[@]}" -D_GNU_SOURCE= -include "$sel/kselftest.h" -o "$bin/khugepaged" \
+		"$sel/mm/khugepaged.c" \
+		"$sel/mm/vm_util.c" "$sel/mm/thp_settings.c" -lrt -lpthread -lm
 	# The guest side: run_vmtests.sh's userfaultfd part, each program bounded
 	# by a time limit.  Lines "=== END <name> exit <rc> <seconds> s" frame
 	# each program's output.
@@ -88,6 +94,11 @@ prog uffd-stress-hugetlb "$stress_limit" ./uffd-stress hugetlb "$half_mb" 32
 prog uffd-stress-hugetlb-private "$stress_limit" ./uffd-stress hugetlb-private "$half_mb" 32
 prog uffd-stress-shmem "$stress_limit" ./uffd-stress shmem 20 16
 prog uffd-stress-shmem-private "$stress_limit" ./uffd-stress shmem-private 20 16
+# MADV_COLLAPSE (Linux 6.1), which uffd-unit-tests' minor-collapse uses: the
+# madvise context of 6.12's khugepaged test (run_vmtests.sh runs all of its
+# contexts; the khugepaged one tests khugepaged's own timing and settings).
+prog khugepaged-madvise-anon "$stress_limit" ./khugepaged madvise:anon
+prog khugepaged-madvise-shmem "$stress_limit" ./khugepaged madvise:shmem
 echo "=== ALL DONE"
 GUEST
 	chmod 0755 "$bin/run-mainline-tests"

@@ -4,8 +4,10 @@
 # uapi headers (never the host's), and run them in the guest of the flavour
 # (REF, DEBUG) the way 6.12's run_vmtests.sh does: uffd-unit-tests, then
 # uffd-stress anon 20 16, hugetlb and hugetlb-private <MiB> 32, shmem 20 16,
-# shmem-private 20 16, where <MiB> is scaled to the guest (see below: 128).
-# Prints every uffd-unit-tests test and every uffd-stress mode as one result,
+# shmem-private 20 16, where <MiB> is scaled to the guest (see below: 128);
+# then 6.12's khugepaged test in its MADV_COLLAPSE context (madvise:anon,
+# madvise:shmem).
+# Prints every uffd-unit-tests test and every other program as one result,
 # then `N passed, N failed, N skipped`.  Exit codes as guest.sh's: 1 a test
 # failed or reported no result, 2 setup, 3 timeout, 4 kernel splat or taint.
 # Logs: out/<time>-<flavour>-mainline-tests/ (results.log, console.log).
@@ -20,7 +22,7 @@ bin=$("$TOP/scripts/build-mainline-tests.sh" | tail -n 1)
 # Time limits (seconds) of each program under TCG, and of the whole run.
 scale=$(debug_scale "$debug")
 unit_limit=$((${UNIT_LIMIT:-300} * scale)) stress_limit=$((${STRESS_LIMIT:-90} * scale))
-export TEST_TIMEOUT=$((unit_limit + 5 * stress_limit + 60))
+export TEST_TIMEOUT=$((unit_limit + 7 * stress_limit + 60))
 export RUN_TIMEOUT=$((TEST_TIMEOUT + 120 * scale))
 
 # Unit tests the flavour's kernel is known to fail, with the reason in the
@@ -122,7 +124,7 @@ prog == "uffd-unit-tests" && /^Userfaults unit tests: / {
 pending { stray($0) }
 END {
 	prog = ""
-	k = split("uffd-unit-tests uffd-stress-anon uffd-stress-hugetlb uffd-stress-hugetlb-private uffd-stress-shmem uffd-stress-shmem-private", all, " ")
+	k = split("uffd-unit-tests uffd-stress-anon uffd-stress-hugetlb uffd-stress-hugetlb-private uffd-stress-shmem uffd-stress-shmem-private khugepaged-madvise-anon khugepaged-madvise-shmem", all, " ")
 	for (i = 1; i <= k; i++)
 		if (!ended[all[i]]) { name = all[i]; verdict("FAIL", " (no result)") }
 	printf "%d %d %d\n", n["PASS"], n["FAIL"], n["SKIP"] + n["XFAIL"] >"/dev/stderr"

@@ -247,6 +247,46 @@ static bool t_anon_missing(struct env *e)
 	return page_is(e, "populated half", e->p, 0, true);
 }
 
+/* MAP_PRIVATE of /dev/zero is anonymous memory that has a vm_file */
+static bool t_devzero(struct env *e)
+{
+	int fd = open("/dev/zero", O_RDWR);
+	size_t i;
+
+	if (fd < 0)
+		return skip(e, "no /dev/zero");
+	e->p = map_aligned(HPAGE_SIZE, HPAGE_SIZE, MAP_PRIVATE, fd);
+	close(fd);
+	if (e->p == MAP_FAILED)
+		return fail(e, "mmap /dev/zero: %s", strerror(errno));
+	fill(e->p, 0, PAGES);
+	if (!expect(e, "private /dev/zero", collapse(e->p, HPAGE_SIZE), 0) ||
+	    !pmd_mapped(e, e->p, false))
+		return false;
+	for (i = 0; i < PAGES; i++)
+		if (!page_is(e, "after collapse", e->p, i, true))
+			return false;
+	return true;
+}
+
+/*
+ * Two PMDs, the first never touched (its pmd is empty): the walk stops
+ * there with EINVAL and leaves the second alone, as mainline's does.
+ */
+static bool t_anon_empty_pmd(struct env *e)
+{
+	char *p = map_aligned(2 * HPAGE_SIZE, HPAGE_SIZE, MAP_PRIVATE, -1);
+	bool ok;
+
+	if (p == MAP_FAILED)
+		return fail(e, "mmap: %s", strerror(errno));
+	fill(p, PAGES, PAGES);
+	ok = expect(e, "empty first PMD", collapse(p, 2 * HPAGE_SIZE), -EINVAL) &&
+	     not_pmd_mapped(e, p, false);
+	munmap(p, 2 * HPAGE_SIZE);
+	return ok;
+}
+
 static bool t_shmem_full(struct env *e)
 {
 	char old[64];
@@ -555,6 +595,8 @@ static const struct scenario scenarios[] = {
 	{ 0, "anon: one page of 512 is enough", t_anon_sparse, false },
 	{ 0, "anon: a wp pte refuses the collapse and keeps its protection", t_anon_wp, false },
 	{ 0, "anon: holes under MISSING stay holes (EBUSY)", t_anon_missing, false },
+	{ 0, "anon: a private /dev/zero mapping collapses as anon", t_devzero, false },
+	{ 0, "anon: an empty PMD ends the walk (EINVAL)", t_anon_empty_pmd, false },
 	{ 0, "shmem: a populated range collapses and is PMD-mapped", t_shmem_full, false },
 	{ 0, "shmem: holes are filled with zeroes", t_shmem_holes, false },
 	{ 0, "shmem: holes under MISSING stay holes (EBUSY)", t_shmem_missing, false },
