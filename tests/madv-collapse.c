@@ -146,6 +146,22 @@ static bool expect(struct env *e, const char *what, int got, int want)
 	return true;
 }
 
+/* expect() of a collapse of e->p made with a THP knob set to val */
+static bool collapse_with(struct env *e, const char *knob_name, const char *val,
+			  const char *what, int want)
+{
+	char old[64];
+	int r;
+
+	thp_set(knob_name, val, old, sizeof(old));
+	r = collapse(e->p, HPAGE_SIZE);
+	if (strchr(old, '['))
+		thp_restore(knob_name, old);
+	else
+		thp_set(knob_name, old, NULL, 0);
+	return expect(e, what, r, want);
+}
+
 static bool register_uffd(struct env *e, char *p, uint64_t features, uint64_t mode)
 {
 	e->uffd = uffd_open(features);
@@ -196,18 +212,14 @@ static bool t_anon_full(struct env *e)
 
 static bool t_anon_sparse(struct env *e)
 {
-	char old[32];
 	size_t i;
-	bool ok;
 
 	if (!map_env(e, false, false))
 		return false;
 	fill(e->p, 3, 1);
 	/* khugepaged's limit does not apply */
-	thp_set("khugepaged/max_ptes_none", "0", old, sizeof(old));
-	ok = expect(e, "one page of 512", collapse(e->p, HPAGE_SIZE), 0);
-	thp_set("khugepaged/max_ptes_none", old, NULL, 0);
-	if (!ok || !pmd_mapped(e, e->p, false))
+	if (!collapse_with(e, "khugepaged/max_ptes_none", "0", "one page of 512", 0) ||
+	    !pmd_mapped(e, e->p, false))
 		return false;
 	for (i = 0; i < PAGES; i++)
 		if (!page_is(e, "after collapse", e->p, i, i == 3))
@@ -289,18 +301,14 @@ static bool t_anon_empty_pmd(struct env *e)
 
 static bool t_shmem_full(struct env *e)
 {
-	char old[64];
 	size_t i;
-	bool ok;
 
 	if (!map_env(e, true, true))
 		return false;
 	fill(e->p, 0, PAGES);
 	/* shmem_enabled and the mount's huge= do not apply */
-	thp_set("shmem_enabled", "never", old, sizeof(old));
-	ok = expect(e, "populated", collapse(e->p, HPAGE_SIZE), 0);
-	thp_restore("shmem_enabled", old);
-	if (!ok || !pmd_mapped(e, e->p, true))
+	if (!collapse_with(e, "shmem_enabled", "never", "populated", 0) ||
+	    !pmd_mapped(e, e->p, true))
 		return false;
 	for (i = 0; i < PAGES; i++)
 		if (!page_is(e, "after collapse", e->p, i, true) ||
@@ -402,16 +410,11 @@ static bool t_shmem_wp(struct env *e)
 
 static bool t_shmem_deny(struct env *e)
 {
-	char old[64];
-	bool ok;
-
 	if (!map_env(e, true, false))
 		return false;
 	fill(e->p, 0, PAGES);
-	thp_set("shmem_enabled", "deny", old, sizeof(old));
-	ok = expect(e, "shmem_enabled=deny", collapse(e->p, HPAGE_SIZE), -EINVAL);
-	thp_restore("shmem_enabled", old);
-	return ok && not_pmd_mapped(e, e->p, true);
+	return collapse_with(e, "shmem_enabled", "deny", "shmem_enabled=deny", -EINVAL) &&
+	       not_pmd_mapped(e, e->p, true);
 }
 
 static bool t_nohugepage(struct env *e)
