@@ -24,8 +24,11 @@
  * mprotect read-only and back, move_pages() between the two NUMA nodes, THP
  * splits (MADV_COLD or mprotect of part of a THP), khugepaged (scanning every
  * 10 ms), UFFDIO_UNREGISTER and REGISTER of wp pages (the protection goes:
- * pagemap checked where the kernel reports it) and close of the userfaultfd
- * (then reopened, every region registered and protected again).  Racers that
+ * pagemap checked where the kernel reports it), close of the userfaultfd
+ * (then reopened, every region registered and protected again) and
+ * MADV_COLLAPSE of a huge page's worth of any mapping (where the kernel
+ * claims it; it must refuse wp ptes and holes under MISSING, and keep every
+ * byte; its expected errnos are not counted as operations).  Racers that
  * change contents or protection hold the page locks of their pages, so that
  * the model stays exact; everything else races freely.  A racer the kernel
  * under test is known to get wrong (uffd-claims.h) is left out, and said so.
@@ -48,6 +51,9 @@
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
 
 #define NP_MAX		1024
 #define NWRITERS	3
@@ -59,13 +65,13 @@
 #define THP_DIR		"/sys/kernel/mm/transparent_hugepage/"
 
 enum { R_DONTNEED, R_PAGEOUT, R_PUNCH, R_FORK, R_MREMAP, R_MPROTECT, R_MIGRATE,
-	R_THPSPLIT, R_KHUGEPAGED, R_UNREGISTER, R_CLOSE, R_NR };
+	R_THPSPLIT, R_KHUGEPAGED, R_UNREGISTER, R_CLOSE, R_COLLAPSE, R_NR };
 /* Counted operations: the racers', then these. */
 enum { K_WRITE = R_NR, K_PROTECT, K_WP_FAULT, K_MINOR_WRITE, K_MINOR_READ,
 	K_MINOR_FAULT, K_MISSING_READ, K_MISSING_FAULT, K_REMAP_EVENT, K_NR };
 static const char *const kind_names[K_NR] = {
 	"dontneed", "pageout", "punch", "fork", "mremap", "mprotect", "migrate",
-	"thpsplit", "khugepaged", "unregister", "close",
+	"thpsplit", "khugepaged", "unregister", "close", "collapse",
 	"write", "protect", "wp-fault", "minor-write", "minor-read", "minor-fault",
 	"missing-read", "missing-fault", "remap-event",
 };
@@ -741,6 +747,23 @@ static bool r_unregister(unsigned int *s)
 	return true;
 }
 
+/* MADV_COLLAPSE of one PMD's worth of a region (or of the minor alias) */
+static bool r_collapse(unsigned int *s)
+{
+	struct region *r = pick_region(s);
+	char *base = r->b && rnd(s) % 2 ? r->b : r->p;
+	size_t per = HPAGE_SIZE / ps;
+
+	if (r->n < per)
+		return false;
+	if (!madvise(base + rnd(s) % (r->n / per) * HPAGE_SIZE, HPAGE_SIZE, MADV_COLLAPSE))
+		return true;
+	/* wp ptes or read-only (EINVAL), holes under MISSING (EBUSY), busy, no memory */
+	if (errno != EINVAL && errno != EBUSY && errno != EAGAIN && errno != ENOMEM)
+		bad(&errors, "MADV_COLLAPSE: %s", strerror(errno));
+	return false;
+}
+
 static void register_all(int fd)
 {
 	int k, ret;
@@ -787,7 +810,7 @@ static bool (*const racer_ops[R_NR])(unsigned int *s) = {
 	[R_DONTNEED] = r_dontneed, [R_PAGEOUT] = r_pageout, [R_PUNCH] = r_punch,
 	[R_FORK] = r_fork, [R_MREMAP] = r_mremap, [R_MPROTECT] = r_mprotect,
 	[R_MIGRATE] = r_migrate, [R_THPSPLIT] = r_thpsplit,
-	[R_UNREGISTER] = r_unregister, [R_CLOSE] = r_close,
+	[R_UNREGISTER] = r_unregister, [R_CLOSE] = r_close, [R_COLLAPSE] = r_collapse,
 };
 
 static void *racer(void *arg)
@@ -858,6 +881,8 @@ static unsigned int racers_for(enum uffd_mem m, unsigned int want)
 		a &= ~(1u << R_DONTNEED);
 	if (huge)
 		a &= ~(1u << R_PAGEOUT | 1u << R_THPSPLIT | 1u << R_KHUGEPAGED);
+	if (huge || !claims->madv_collapse)
+		a &= ~(1u << R_COLLAPSE);
 	if (m == MEM_ANON)
 		a &= ~(1u << R_PUNCH);
 	if (huge && !claims->hugetlb_mremap)
@@ -936,7 +961,13 @@ static void run(enum uffd_mem m, unsigned int want, double secs, unsigned int se
 		rsvd1, coll0 = collapsed();
 	bool minor = claims->modes[m] & CLAIM_MINOR, huge = mem_is_hugetlb(m), ok;
 	struct timespec t0;
-	size_t i, nw = huge ? 16 : NP_MAX, nm = huge ? 8 : 256;
+	/*
+	 * The minor region is one PMD's worth, so that MADV_COLLAPSE can
+	 * collapse it.  The missing region stays smaller: while the close
+	 * racer has the userfaultfd closed, khugepaged could collapse it and
+	 * fill its holes, legitimately, and the model would count them corrupt.
+	 */
+	size_t i, nw = huge ? 16 : NP_MAX, nm = huge ? 8 : 512, nx = huge ? 8 : 256;
 	double t;
 	int k;
 
@@ -963,7 +994,7 @@ static void run(enum uffd_mem m, unsigned int want, double secs, unsigned int se
 	region_map(&wr, nw, UFFDIO_REGISTER_MODE_WP);
 	if (minor)
 		region_map(&mr, nm, UFFDIO_REGISTER_MODE_MINOR);
-	region_map(&xr, nm, UFFDIO_REGISTER_MODE_MISSING);
+	region_map(&xr, nx, UFFDIO_REGISTER_MODE_MISSING);
 	spare = map_aligned(nw * ps, HPAGE_SIZE, MAP_PRIVATE | MAP_NORESERVE, -1);
 	if (spare == MAP_FAILED || mprotect(spare, nw * ps, PROT_NONE))
 		ksft_exit_fail_msg("spare: %s\n", strerror(errno));
