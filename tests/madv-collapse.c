@@ -259,7 +259,10 @@ static bool t_anon_missing(struct env *e)
 	return page_is(e, "populated half", e->p, 0, true);
 }
 
-/* MAP_PRIVATE of /dev/zero is anonymous memory that has a vm_file */
+/*
+ * MAP_PRIVATE of /dev/zero is anonymous memory that has a vm_file; its
+ * file offset (one page here) does not have to fit a huge page.
+ */
 static bool t_devzero(struct env *e)
 {
 	int fd = open("/dev/zero", O_RDWR);
@@ -267,7 +270,10 @@ static bool t_devzero(struct env *e)
 
 	if (fd < 0)
 		return skip(e, "no /dev/zero");
-	e->p = map_aligned(HPAGE_SIZE, HPAGE_SIZE, MAP_PRIVATE, fd);
+	e->p = map_aligned(HPAGE_SIZE, HPAGE_SIZE, MAP_PRIVATE, -1);
+	if (e->p != MAP_FAILED)
+		e->p = mmap(e->p, HPAGE_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_FIXED, fd, page);
 	close(fd);
 	if (e->p == MAP_FAILED)
 		return fail(e, "mmap /dev/zero: %s", strerror(errno));
