@@ -16,6 +16,11 @@ declare -A exceptions=(
 	# its callers are compiled out there, so it can never run.
 	['*userfaultfd-shmem-support-UFFDIO_COPY_MODE_WP-and-fi*']=AVOID_BUG
 )
+# For every patch: the base is Debian's source package, a tree without git
+# history, so checkpatch cannot look up the commit a Fixes: tag names
+# (UNKNOWN_COMMIT_ID); the ids are mainline's, checked against its history
+# when the tag was written.
+global_ignore=(--ignore=UNKNOWN_COMMIT_ID)
 fail=0 n=0
 while read -r p; do
 	case "$p" in ''|'#'*) continue ;; esac
@@ -26,7 +31,7 @@ while read -r p; do
 		[[ $p == $pat ]] && ignore+=("--ignore=${exceptions[$pat]}")
 	done
 	if ! (cd "$base" && perl scripts/checkpatch.pl -q --no-summary --showfile \
-		${ignore[@]+"${ignore[@]}"} "$TOP/patches/$p"); then
+		"${global_ignore[@]}" ${ignore[@]+"${ignore[@]}"} "$TOP/patches/$p"); then
 		echo "checkpatch: $p" >&2
 		fail=1
 	fi

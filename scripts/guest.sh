@@ -12,8 +12,22 @@ set -euo pipefail
 mode=$1 cmd=${2:-}
 ref=${REF:-series} debug=${DEBUG:-0}
 "$TOP/scripts/host-deps.sh"
-obj=$("$TOP/scripts/build-kernel.sh" | tail -n 1)
-tests=$("$TOP/scripts/build-tests.sh" | tail -n 1)
+# KOBJ=dir boots a kernel built before (dir/arch/x86/boot/bzImage) and
+# TESTS_DIR=dir takes test programs built before, instead of building the
+# flavour's kernel and tests/ now (for comparing a kept kernel with the work
+# tree's, or running one new test while tests/ is being edited).
+if [ -n "${KOBJ:-}" ]; then
+	[ -f "$KOBJ/arch/x86/boot/bzImage" ] || die "KOBJ=$KOBJ has no arch/x86/boot/bzImage"
+	obj=$KOBJ
+else
+	obj=$("$TOP/scripts/build-kernel.sh" | tail -n 1)
+fi
+if [ -n "${TESTS_DIR:-}" ]; then
+	[ -f "$TESTS_DIR/list" ] || die "TESTS_DIR=$TESTS_DIR has no list"
+	tests=$TESTS_DIR
+else
+	tests=$("$TOP/scripts/build-tests.sh" | tail -n 1)
+fi
 
 flavour=$(ref_flavour "$ref" "$debug")
 dir=${GUEST_OUT:-$OUT/$(date -u +%Y%m%dT%H%M%SZ)-$flavour-$mode}

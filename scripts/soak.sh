@@ -19,6 +19,8 @@ uffd-fuzz                 env DURATION=$duration SEED=$seed THREADS=3 uffd-fuzz
 uffd-wp-stress            env DURATION=$duration SEED=$seed uffd-wp-stress
 uffd-wp-stress-hugetlb    env MEM=hugetlb DURATION=$duration SEED=$seed uffd-wp-stress
 uffd-race                 env DURATION=$duration SEED=$seed uffd-race
+uffd-gup                  env DURATION=$duration uffd-gup
+mremap-reclaim            env DURATION=$duration mremap-reclaim
 uffd-minor-stress         env MINOR_STRESS_SECONDS=$(((duration + 3) / 4)) uffd-minor
 LIST
 log "soak: DURATION=$duration SEED=$seed"

@@ -3,8 +3,10 @@
  * MADV_COLLAPSE (Linux 6.1; mainline's uffd-unit-tests "minor-collapse" uses
  * it): what it collapses, what it must leave alone under a userfaultfd, and
  * its errnos.  Each check is one TAP line; every expectation is also met by
- * mainline (REF=mainline).  A kernel that claims no MADV_COLLAPSE (the base)
- * must answer EINVAL, and the rest is skipped there.
+ * mainline (REF=mainline), except that 6.12 loses the writes to a pte-mapped
+ * shmem THP that it collapses (36: XFAIL there; a later mainline fixed it).
+ * A kernel that claims no MADV_COLLAPSE (the base) must answer EINVAL, and
+ * the rest is skipped there.  RACE_SECONDS (20) bounds the race of 37.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -592,6 +594,339 @@ static bool t_khugepaged_missing(struct env *e)
 	return true;
 }
 
+/*
+ * /proc/kpageflags of the page mapped at p (pagemap's PFN; root only):
+ * true and the flags in *flags, or false where the kernel does not say.
+ */
+#define KPF_DIRTY		4
+#define KPF_COMPOUND_HEAD	15
+#define KPF_THP			22
+#define PM_PFN_MASK		((1ULL << 55) - 1)
+
+static bool kpageflags(void *p, uint64_t *flags, uint64_t *pfn)
+{
+	uint64_t e = pagemap(p);
+	int fd;
+	bool ok;
+
+	*pfn = e & PM_PFN_MASK;
+	if (!(e & PM_PRESENT) || !*pfn)
+		return false;
+	fd = open("/proc/kpageflags", O_RDONLY);
+	if (fd < 0)
+		return false;
+	ok = pread(fd, flags, sizeof(*flags), *pfn * sizeof(*flags)) == sizeof(*flags);
+	close(fd);
+	return ok;
+}
+
+/* How many pages of [p, p + len) mincore() finds in memory (-1: error) */
+static long resident(char *p, size_t len)
+{
+	unsigned char vec[PAGES];
+	size_t i;
+	long n = 0;
+
+	if (len > HPAGE_SIZE || mincore(p, len, vec))
+		return -1;
+	for (i = 0; i < len / page; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/*
+ * The memfd of e mapped at e->p by ptes only, one THP that a read fault
+ * brought in.  The fault maps it by the PMD (6.12 allocates a THP only
+ * for a vma that covers the PMD); then one page of the vma is made
+ * read-only, which splits the vma and zaps the PMD, and every page is
+ * read again: no vma covers the PMD now, so the faults map ptes; the page
+ * is made writable again (the vma merges back, the ptes stay).  The THP
+ * is checked with /proc/kpageflags: a compound head whose 512 pages are
+ * mapped in order, and not dirty.  Returns 1, 0 if the read fault brought
+ * no THP, -1 after a fail().
+ */
+static int pte_mapped_thp(struct env *e)
+{
+	char *last = e->p + HPAGE_SIZE - page;
+	uint64_t flags, pfn0, pfn;
+	volatile char sink = 0;
+	size_t i;
+
+	sink += *(volatile char *)e->p;
+	if (mprotect(last, page, PROT_READ)) {
+		fail(e, "mprotect(PROT_READ): %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < PAGES; i++)
+		sink += ((volatile char *)e->p)[i * page];
+	(void)sink;
+	if (mprotect(last, page, PROT_READ | PROT_WRITE)) {
+		fail(e, "mprotect(PROT_READ|PROT_WRITE): %s", strerror(errno));
+		return -1;
+	}
+	if (!not_pmd_mapped(e, e->p, true))
+		return -1;
+	if (!kpageflags(e->p, &flags, &pfn0)) {
+		fail(e, "no PFN or /proc/kpageflags for the page");
+		return -1;
+	}
+	if (!(flags & (1ULL << KPF_THP)) || !(flags & (1ULL << KPF_COMPOUND_HEAD)))
+		return 0;
+	if (flags & (1ULL << KPF_DIRTY)) {
+		fail(e, "setup: the THP a read fault brought in is dirty already");
+		return -1;
+	}
+	for (i = 1; i < PAGES; i++) {
+		if (!kpageflags(e->p + i * page, &flags, &pfn) || pfn != pfn0 + i) {
+			fail(e, "setup: page %zu is not mapped by a pte to the THP", i);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+/*
+ * 36: a shmem THP that a read fault brought in (so not PageDirty: shmem
+ * dirties a new page only for a write), mapped by clean writable ptes and
+ * then written through them: only the ptes' hardware dirty bits know of
+ * the writes.  MADV_COLLAPSE maps it by its PMD; unless it moves those
+ * dirty bits to the page, reclaim (MADV_PAGEOUT here) takes the THP for a
+ * clean one and drops it from the page cache, and the file reads zeroes.
+ * The last page, whose pte was read-only for a while, is left unwritten.
+ * 6.12 loses the data too (a later mainline fixed it): XFAIL there.
+ */
+static bool t_shmem_pte_dirty_once(struct env *e)
+{
+	static char buf[HPAGE_SIZE];
+	uint64_t flags, pfn;
+	long left = -1;
+	size_t i, lost = 0, first = 0;
+	int r, tries;
+
+	if (!map_env(e, true, false))
+		return false;
+	r = pte_mapped_thp(e);
+	if (r <= 0)
+		return r < 0 ? false : skip(e, "a read fault brought in no shmem THP");
+	fill(e->p, 0, PAGES - 1);
+	if (kpageflags(e->p, &flags, &pfn))
+		ksft_print_msg("36: before the collapse the THP is %sdirty\n",
+			       flags & (1ULL << KPF_DIRTY) ? "" : "not ");
+	if (!expect(e, "pte-mapped THP", collapse(e->p, HPAGE_SIZE), 0) ||
+	    !pmd_mapped(e, e->p, true))
+		return false;
+	if (kpageflags(e->p, &flags, &pfn))
+		ksft_print_msg("36: after the collapse the THP is %sdirty\n",
+			       flags & (1ULL << KPF_DIRTY) ? "" : "not ");
+	for (tries = 0; tries < 5; tries++) {
+		lru_drain_all();
+		if (madvise(e->p, HPAGE_SIZE, MADV_PAGEOUT))
+			return fail(e, "MADV_PAGEOUT: %s", strerror(errno));
+		left = resident(e->p, HPAGE_SIZE);
+		if (!left)
+			break;
+		usleep(100000);
+	}
+	ksft_print_msg("36: %ld of %zu pages resident after MADV_PAGEOUT\n", left, PAGES);
+	/* Read the file, not the mapping */
+	if (pread(e->fd, buf, HPAGE_SIZE, 0) != (ssize_t)HPAGE_SIZE)
+		return fail(e, "pread: %s", strerror(errno));
+	for (i = 0; i < PAGES - 1; i++) {
+		if (byte_of(i) && buf[i * page] != byte_of(i) && !lost++)
+			first = i;
+	}
+	if (lost)
+		return fail(e, "%zu written pages read back wrong after MADV_PAGEOUT (page %zu: %d, "
+			    "not %d): the collapse dropped the ptes' dirty bits", lost, first,
+			    buf[first * page], byte_of(first));
+	for (i = 0; i < PAGES - 1; i++)
+		if (!page_is(e, "read back", buf, i, true))
+			return false;
+	return page_is(e, "read back (never written)", buf, PAGES - 1, false);
+}
+
+static bool t_shmem_pte_dirty(struct env *e)
+{
+	char old[64];
+	bool ok;
+
+	/* The read fault's THP: shmem_enabled decides it (always) */
+	thp_set("shmem_enabled", "always", old, sizeof(old));
+	ok = t_shmem_pte_dirty_once(e);
+	thp_restore("shmem_enabled", old);
+	return ok;
+}
+
+/*
+ * 37: a shmem range registered for missing faults with holes, and
+ * MADV_COLLAPSE of the same file through another mapping, again and
+ * again; it must refuse (EBUSY), as the series and 6.12 do.  A thread
+ * fills the holes with UFFDIO_COPY and punches each again at once.  A
+ * collapse that puts its locked new THP into every hole during its walk
+ * and only then looks for a MISSING registration makes a UFFDIO_COPY of
+ * that window fail with EEXIST although the hole stays a hole (QEMU
+ * postcopy aborts on EEXIST).  Any EEXIST fails, with the proof: the
+ * page was not in memory (mincore()) and a later COPY of it succeeds.
+ * The file's present pages are its upper half, mapped, so that the walk
+ * drops its lock for each of them with the holes of the lower half taken.
+ * RACE_SECONDS (20) bounds it.
+ */
+#define RACE_HOLES (PAGES / 2)
+
+struct copy_race {
+	struct env *e;
+	char *src;
+	volatile bool stop;
+	unsigned long copies, collapses, busy, eagain, other;
+	char why[256];
+};
+
+static void race_fail(struct copy_race *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!r->why[0]) {
+		va_start(ap, fmt);
+		vsnprintf(r->why, sizeof(r->why), fmt, ap);
+		va_end(ap);
+	}
+	r->stop = true;
+}
+
+/* UFFDIO_COPY of one page into page i of the registered mapping: 0 or errno */
+static int copy_page(struct copy_race *r, size_t i)
+{
+	struct uffdio_copy c = {
+		.dst = (unsigned long)r->e->p + i * page,
+		.src = (unsigned long)r->src,
+		.len = page,
+	};
+
+	return ioctl(r->e->uffd, UFFDIO_COPY, &c) ? errno : 0;
+}
+
+static bool punch(struct copy_race *r, size_t i)
+{
+	if (!fallocate(r->e->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, i * page, page))
+		return true;
+	race_fail(r, "punch page %zu: %s", i, strerror(errno));
+	return false;
+}
+
+/* An EEXIST for hole i: was there a page? */
+static void eexist(struct copy_race *r, size_t i)
+{
+	unsigned char vec = 0;
+	int err = EEXIST, t;
+
+	/* No more collapses: the one in flight ends within milliseconds */
+	r->stop = true;
+	if (mincore(r->e->alias + i * page, page, &vec))
+		vec = 2;
+	for (t = 0; t < 2000 && (err == EEXIST || err == EAGAIN); t++) {
+		usleep(1000);
+		err = copy_page(r, i);
+	}
+	if (!err) {
+		punch(r, i);
+		race_fail(r, "UFFDIO_COPY into hole %zu gave EEXIST, yet it was a hole (mincore %d) "
+			  "and a COPY %d ms later filled it", i, vec, t);
+	} else if (err == EEXIST) {
+		race_fail(r, "UFFDIO_COPY into hole %zu gave EEXIST for 2 s: the hole was filled "
+			  "(mincore %d)", i, vec);
+	} else {
+		race_fail(r, "UFFDIO_COPY into hole %zu: EEXIST, then %s", i, strerror(err));
+	}
+}
+
+static void *copier(void *arg)
+{
+	struct copy_race *r = arg;
+	size_t i = 0;
+	int err;
+
+	while (!r->stop) {
+		err = copy_page(r, i);
+		if (err == EAGAIN)
+			continue;
+		if (err == EEXIST) {
+			eexist(r, i);
+			break;
+		}
+		if (err) {
+			race_fail(r, "UFFDIO_COPY into hole %zu: %s", i, strerror(err));
+			break;
+		}
+		r->copies++;
+		if (!punch(r, i))
+			break;
+		i = (i + 1) % RACE_HOLES;
+	}
+	return NULL;
+}
+
+static void *collapser(void *arg)
+{
+	struct copy_race *r = arg;
+	volatile char *a = r->e->alias;
+	char sink = 0;
+	size_t i;
+	int err;
+
+	while (!r->stop) {
+		err = collapse(r->e->alias, HPAGE_SIZE);
+		r->collapses++;
+		if (err == -EBUSY)
+			r->busy++;
+		else if (err == -EAGAIN)
+			r->eagain++;
+		else if (!err)
+			race_fail(r, "MADV_COLLAPSE collapsed a MISSING-registered range with holes");
+		else
+			r->other++;
+		/* Map the present pages again: the walk unmaps each */
+		for (i = RACE_HOLES; i < PAGES; i++)
+			sink += a[i * page];
+	}
+	(void)sink;
+	return NULL;
+}
+
+static bool t_shmem_copy_race(struct env *e)
+{
+	struct copy_race r = { .e = e };
+	const char *s = getenv("RACE_SECONDS");
+	int secs = s ? atoi(s) : 20, ms;
+	pthread_t t[2];
+
+	if (!map_env(e, true, true))
+		return false;
+	r.src = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r.src == MAP_FAILED)
+		return fail(e, "mmap: %s", strerror(errno));
+	memset(r.src, 0x5a, page);
+	fill(e->alias, RACE_HOLES, PAGES - RACE_HOLES);
+	if (!register_uffd(e, e->p, UFFD_FEATURE_SIGBUS, UFFDIO_REGISTER_MODE_MISSING))
+		return false;
+	if (pthread_create(&t[0], NULL, copier, &r) ||
+	    pthread_create(&t[1], NULL, collapser, &r))
+		ksft_exit_fail_msg("pthread_create: %s\n", strerror(errno));
+	for (ms = 0; ms < secs * 1000 && !r.stop; ms += 10)
+		usleep(10000);
+	r.stop = true;
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	munmap(r.src, page);
+	ksft_print_msg("37: %.1f s: %lu copies and punches, %lu collapses (EBUSY %lu, EAGAIN %lu, "
+		       "other %lu)\n", ms / 1000.0, r.copies, r.collapses, r.busy, r.eagain, r.other);
+	if (r.why[0])
+		return fail(e, "%s", r.why);
+	if (!r.copies || !r.busy)
+		return fail(e, "no race: %lu copies, %lu collapses that got to the holes",
+			    r.copies, r.busy);
+	return true;
+}
+
 struct scenario {
 	int nr;			/* uffd-claims.h's numbering, 0 for none */
 	const char *name;
@@ -617,6 +952,10 @@ static const struct scenario scenarios[] = {
 	{ 0, "ranges: EINVAL, 0 and ENOMEM as mainline", t_ranges, false },
 	{ 0, "process_madvise(MADV_COLLAPSE)", t_process_madvise, false },
 	{ 29, "khugepaged: holes under MISSING stay holes", t_khugepaged_missing, true },
+	{ 36, "shmem: the writes to a pte-mapped THP survive its collapse and reclaim",
+	  t_shmem_pte_dirty, false },
+	{ 37, "shmem: a collapse that backs off makes no UFFDIO_COPY into a hole fail (EEXIST)",
+	  t_shmem_copy_race, false },
 };
 
 #define NR_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))

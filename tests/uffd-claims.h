@@ -91,11 +91,33 @@ struct uffd_claims {
 	 * 29: khugepaged fills the holes of a shmem range registered for
 	 * missing faults, so their faults never come (madv-collapse;
 	 * 6.12 refuses such a collapse).
+	 * Bugs 30-38 were found by an mm review of the series (uffd-review
+	 * tests them):
+	 * 30: a FOLL_FORCE write (/proc/PID/mem) lands in the file through
+	 * the dirty read-only pte UFFDIO_CONTINUE maps into a MAP_PRIVATE
+	 * shmem mapping (CVE-2022-2590's race; writes a sealed memfd).
+	 * 31: a FOLL_FORCE write goes through an anonymous pte that was
+	 * write-protected by uffd-wp after its CoW fault (FOLL_COW trusts
+	 * the dirty bit), with no wp message.
+	 * 32: un-protecting shmem makes ptes writable that are not
+	 * soft-dirty, so a later write is missed by clear_refs tracking.
+	 * 33: UFFDIO_WRITEPROTECT skips the PMD migration entry of an
+	 * anonymous THP (the THP comes back unprotected).
+	 * 34: MADV_DONTNEED on a private hugetlb mapping gives its
+	 * reservation away (the owner's next fault may get SIGBUS).
+	 * 35: UFFDIO_COPY past EOF of a private hugetlb mapping leaks a
+	 * reservation (HugePages_Rsvd stays one high).
+	 * 36: MADV_COLLAPSE of a pte-mapped shmem THP drops the ptes'
+	 * dirty bits, so written data is lost after reclaim.
+	 * 37: UFFDIO_COPY into a shmem hole fails with EEXIST while a
+	 * collapse that will back off holds its new THP in the hole.
+	 * 38: mremap() of hugetlb allocates page tables under the rmap
+	 * locks (lockdep: fs_reclaim against the anon_vma/i_mmap locks).
 	 */
-	uint32_t known_broken;
+	uint64_t known_broken;
 };
 
-#define SCENARIO(n)	((uint32_t)1 << (n))
+#define SCENARIO(n)	((uint64_t)1 << (n))
 
 /* _UFFDIO_* ioctl numbers, as bits of the ioctls masks. */
 #define IOC(nr)		((uint64_t)1 << (nr))
@@ -140,10 +162,17 @@ static const struct uffd_claims uffd_claims[] = {
 		 * early EAGAIN.
 		 * 27: the fill ioctls oops on a THP being migrated.
 		 * 29: khugepaged fills holes under a missing registration.
+		 * 31: a FOLL_FORCE write through an anon pte protected after
+		 * its CoW fault.
+		 * 33: UFFDIO_WRITEPROTECT skips a THP's PMD migration entry.
+		 * 35: UFFDIO_COPY past EOF of private hugetlb leaks a
+		 * reservation.
+		 * 37: khugepaged holds its new THP in the holes (29 too).
 		 */
 		.known_broken = SCENARIO(8) | SCENARIO(3) | SCENARIO(2) |
 				SCENARIO(22) | SCENARIO(23) | SCENARIO(27) |
-				SCENARIO(29),
+				SCENARIO(29) | SCENARIO(31) | SCENARIO(33) |
+				SCENARIO(35) | SCENARIO(37),
 		.unregister_wakes = CLAIM_MISSING,
 		.unprivileged_default = 1,
 	},
@@ -214,8 +243,13 @@ static const struct uffd_claims uffd_claims[] = {
 		 * Debian's 6.12): move_vma() drops the reservation map of the
 		 * whole old vma (clear_vma_resv_huge_pages()), so the pieces
 		 * that stay never return theirs.
+		 * 36: MADV_COLLAPSE of a pte-mapped shmem THP drops the ptes'
+		 * dirty bits (collapse_pte_mapped_thp() frees the page table
+		 * without marking the folio dirty), so the data written
+		 * through them is lost after reclaim (measured on Debian's
+		 * 6.12 by the review; later mainline marks the folio dirty).
 		 */
-		.known_broken = SCENARIO(1) | SCENARIO(28),
+		.known_broken = SCENARIO(1) | SCENARIO(28) | SCENARIO(36),
 	},
 };
 
