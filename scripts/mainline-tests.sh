@@ -75,6 +75,8 @@ function check(s) {
 }
 /^=== BEGIN / {
 	prog = substr($3, 1, length($3) - 1)
+	nout = 0
+	nbad = 0
 	cmd = substr($0, index($0, ": ./") + 4)
 	args[prog] = substr(cmd, 1, index(cmd, " (limit") - 1)
 	next
@@ -101,6 +103,12 @@ function check(s) {
 	} else {
 		name = sprintf("%-36s exit %-3s %4s s", args[$3], $5, $6)
 		verdict($5 == 0 ? "PASS" : $5 == 4 ? "SKIP" : "FAIL", "")
+		# why it failed: its lines that say so, else its last ones
+		if ($5 != 0 && $5 != 4) {
+			if (nbad == 0)
+				for (i = (nout > 6 ? nout - 5 : 1); i <= nout; i++) bad[++nbad] = out[i]
+			for (i = 1; i <= nbad && i <= 12; i++) printf "         | %s\n", substr(bad[i], 1, 160)
+		}
 	}
 	ended[$3] = 1
 	prog = ""
@@ -122,6 +130,14 @@ prog == "uffd-unit-tests" && /^Userfaults unit tests: / {
 	next
 }
 pending { stray($0) }
+# the output of a program other than uffd-unit-tests, for its failure
+prog != "" && prog !~ /^uffd-unit-tests/ {
+	line = $0
+	gsub(/\033\[[0-9;]*m/, "", line)
+	if (line == "") next
+	out[++nout] = line
+	if (line ~ /[Ff]ail|[Ee]rror|Unexpected|Bail out|[Ii]nvalid/ && nbad < 12) bad[++nbad] = line
+}
 END {
 	prog = ""
 	k = split("uffd-unit-tests uffd-stress-anon uffd-stress-hugetlb uffd-stress-hugetlb-private uffd-stress-shmem uffd-stress-shmem-private khugepaged-madvise-anon khugepaged-madvise-shmem", all, " ")

@@ -113,6 +113,12 @@ struct uffd_claims {
 	 * collapse that will back off holds its new THP in the hole.
 	 * 38: mremap() of hugetlb allocates page tables under the rmap
 	 * locks (lockdep: fs_reclaim against the anon_vma/i_mmap locks).
+	 * 39: a hugetlb UFFDIO_COPY retried outside the mmap_lock holds the
+	 * destination's reservation meanwhile: a fault there takes it a
+	 * second time (HugePages_Rsvd underflows, or a private mapping's
+	 * fault gets SIGBUS).  A 5.10 bug (mainline fixed it in 5.14); the
+	 * series' wp-only hugetlb registrations make it reachable in one
+	 * vma.
 	 */
 	uint64_t known_broken;
 };
@@ -168,11 +174,13 @@ static const struct uffd_claims uffd_claims[] = {
 		 * 35: UFFDIO_COPY past EOF of private hugetlb leaks a
 		 * reservation.
 		 * 37: khugepaged holds its new THP in the holes (29 too).
+		 * 39: a hugetlb UFFDIO_COPY retried outside the mmap_lock
+		 * holds the destination's reservation.
 		 */
 		.known_broken = SCENARIO(8) | SCENARIO(3) | SCENARIO(2) |
 				SCENARIO(22) | SCENARIO(23) | SCENARIO(27) |
 				SCENARIO(29) | SCENARIO(31) | SCENARIO(33) |
-				SCENARIO(35) | SCENARIO(37),
+				SCENARIO(35) | SCENARIO(37) | SCENARIO(39),
 		.unregister_wakes = CLAIM_MISSING,
 		.unprivileged_default = 1,
 	},

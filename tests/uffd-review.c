@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Bugs 32-35 of uffd-claims.h, found by an mm review of the series: each
+ * Bugs 32-35 and 39 of uffd-claims.h, found by an mm review of the series: each
  * test fails where the bug is and passes on mainline 6.12; a kernel whose
  * claims list the bug as known broken reports XFAIL, and a test of a
  * feature the kernel does not claim (wp on a memory type, MADV_DONTNEED of
@@ -52,6 +52,23 @@
  * with EFAULT on 5.10; 6.12 checks i_size for shared mappings only and maps
  * the private page (success): both are accepted, the pool is the verdict.
  * Not run where the leak is known (it would stay for the tests after).
+ *
+ * 39: a hugetlb UFFDIO_COPY whose source is not present copies outside the
+ * mmap_lock and calls again; the page it waits with must not hold the
+ * reservation of the destination (a 5.10 bug, fixed in 5.14): a fault at
+ * the destination in that moment took the same reservation a second time,
+ * so HugePages_Rsvd fell below the pool's real reservations (below zero
+ * when there were no others: a huge unsigned number), and a private
+ * mapping kept one reservation too many after its munmap.  Made
+ * deterministic with a source registered for missing faults on a second
+ * userfaultfd: the copy outside the lock waits in its fault until the
+ * destination page was faulted in, through a second mapping of the file
+ * (MAP_SHARED, registration MISSING) or the registered one itself
+ * (MAP_PRIVATE, registration WP only: its holes fault normally, and a
+ * child holds every other free huge page, so that the fault must find its
+ * reservation: on 5.10 it got SIGBUS).  Then the copy fails with EEXIST;
+ * HugePages_Rsvd must be right while the copy waits and after everything
+ * is unmapped, and the page must hold the fault's data.
  */
 #include "uffd-test.h"
 
@@ -772,6 +789,167 @@ out_file:
 	return ok;
 }
 
+/* ---- 39: hugetlb UFFDIO_COPY retried outside the mmap_lock ---- */
+
+struct copy_enoent {
+	int uffd;		/* the destination's */
+	char *dst;
+	char *src;
+	int err;		/* errno of the UFFDIO_COPY, 0 if it succeeded */
+};
+
+static void *copy_enoent_main(void *arg)
+{
+	struct copy_enoent *c = arg;
+	struct uffdio_copy copy = {
+		.dst = (unsigned long)c->dst, .src = (unsigned long)c->src,
+		.len = HPAGE_SIZE,
+	};
+
+	c->err = ioctl(c->uffd, UFFDIO_COPY, &copy) ? errno : 0;
+	return NULL;
+}
+
+/* wait up to 20 s for a fault message on uffd; false on timeout */
+static bool wait_fault(struct env *e, int uffd, struct uffd_msg *msg)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+
+	if (poll(&pfd, 1, 20000) != 1)
+		return fail(e, "no fault on the source within 20 s");
+	if (read(uffd, msg, sizeof(*msg)) != sizeof(*msg) || msg->event != UFFD_EVENT_PAGEFAULT)
+		return fail(e, "read of the source's userfaultfd: %s", strerror(errno));
+	return true;
+}
+
+static bool t_copy_enoent(struct env *e, bool shared)
+{
+	enum uffd_mem mem = shared ? MEM_HUGETLB : MEM_HUGETLB_PRIVATE;
+	long free0 = meminfo("HugePages_Free"), rsvd0 = meminfo("HugePages_Rsvd");
+	long rsvd_map, rsvd_wait, free1, rsvd1;
+	struct copy_enoent c = { .uffd = -1 };
+	struct hog hg = { 0 };
+	struct uffdio_copy fill;
+	struct uffd_msg msg;
+	uint64_t mode = shared ? UFFDIO_REGISTER_MODE_MISSING : UFFDIO_REGISTER_MODE_WP;
+	unsigned int need = shared ? CLAIM_MISSING : CLAIM_WP;
+	char *dst, *other = MAP_FAILED, *src = MAP_FAILED, *data = MAP_FAILED;
+	int fd, suffd = -1, ret;
+	bool ok = true, started = false;
+	pthread_t t;
+
+	if (!(claims->modes[mem] & need))
+		return skip(e, shared ? "no missing faults claimed on hugetlb" :
+			    "no write-protection claimed on hugetlb-private");
+	if (free0 - rsvd0 < 4)
+		return skip(e, "fewer than 4 free unreserved huge pages");
+	dst = mem_map(mem, HPAGE_SIZE, &fd);
+	if (dst == MAP_FAILED)
+		return fail(e, "hugetlb memfd: %s", strerror(errno));
+	rsvd_map = meminfo("HugePages_Rsvd");
+	if (shared) {
+		other = mmap(NULL, HPAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (other == MAP_FAILED) {
+			ok = fail(e, "second mmap: %s", strerror(errno));
+			goto out;
+		}
+	}
+	/* the source: anon, faults to a second userfaultfd; data: its bytes */
+	src = mmap(NULL, HPAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	data = mmap(NULL, HPAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (src == MAP_FAILED || data == MAP_FAILED) {
+		ok = fail(e, "mmap: %s", strerror(errno));
+		goto out;
+	}
+	memset(data, 'S', HPAGE_SIZE);
+	madvise(src, HPAGE_SIZE, MADV_NOHUGEPAGE);
+	/* forked before the userfaultfds exist, so that it holds none open */
+	if (!shared && !hog_start(e, &hg)) {
+		ok = false;
+		goto out;
+	}
+	c.uffd = uffd_open(0);
+	suffd = uffd_open(0);
+	ret = uffd_register(c.uffd, dst, HPAGE_SIZE, mode, NULL);
+	if (!ret)
+		ret = uffd_register(suffd, src, HPAGE_SIZE, UFFDIO_REGISTER_MODE_MISSING, NULL);
+	if (ret) {
+		ok = fail(e, "UFFDIO_REGISTER: %s", strerror(-ret));
+		goto out;
+	}
+	c.dst = dst;
+	c.src = src;
+	if (pthread_create(&t, NULL, copy_enoent_main, &c)) {
+		ok = fail(e, "pthread_create");
+		goto out;
+	}
+	started = true;
+	/* the copy outside the lock waits in the source's fault */
+	if (!wait_fault(e, suffd, &msg)) {
+		ok = false;
+		goto out;
+	}
+	/*
+	 * The destination's page, faulted in while the copy waits.  In the
+	 * private mapping only its reservation can give it a page: the hog
+	 * holds every other free one.
+	 */
+	if (!shared) {
+		if (!hog_take(e, &hg, meminfo("HugePages_Free") - meminfo("HugePages_Rsvd"))) {
+			ok = fail(e, "%s", e->v2.why);
+			goto out;
+		}
+		if (!touch_survives(dst)) {
+			ok = fail(e, "SIGBUS: the private mapping's fault found its reservation taken");
+			goto out;
+		}
+	} else {
+		other[0] = 'x';
+	}
+	rsvd_wait = meminfo("HugePages_Rsvd");
+	if (rsvd_wait != rsvd_map - 1)
+		ok = fail(e, "HugePages_Rsvd %ld while the copy waits, after the fault took the "
+			  "page's reservation: %ld expected (%ld after mmap)",
+			  rsvd_wait, rsvd_map - 1, rsvd_map);
+	fill = (struct uffdio_copy){
+		.dst = (unsigned long)src, .src = (unsigned long)data, .len = HPAGE_SIZE,
+	};
+	if (ioctl(suffd, UFFDIO_COPY, &fill) && errno != EEXIST)
+		ok = fail(e, "UFFDIO_COPY into the source: %s", strerror(errno));
+out:
+	hog_stop(&hg);
+	if (started) {
+		/* an unresolved fault ends with its uffd */
+		if (!joined_within(t, 20000)) {
+			close(suffd);
+			suffd = -1;
+			pthread_join(t, NULL);
+		}
+		if (c.err != EEXIST)
+			ok = fail(e, "UFFDIO_COPY onto the faulted page: %s, not EEXIST",
+				  c.err ? strerror(c.err) : "success");
+		if (ok && (dst[0] != 'x' || dst[HPAGE_SIZE - 1] != 0))
+			ok = fail(e, "the destination does not hold the fault's data");
+	}
+	if (suffd >= 0)
+		close(suffd);
+	if (c.uffd >= 0)
+		close(c.uffd);
+	if (src != MAP_FAILED)
+		munmap(src, HPAGE_SIZE);
+	if (data != MAP_FAILED)
+		munmap(data, HPAGE_SIZE);
+	if (other != MAP_FAILED)
+		munmap(other, HPAGE_SIZE);
+	mem_unmap(dst, HPAGE_SIZE, fd);
+	free1 = meminfo("HugePages_Free");
+	rsvd1 = meminfo("HugePages_Rsvd");
+	if (free1 != free0 || rsvd1 != rsvd0)
+		ok = fail(e, "huge page pool after munmap and close: %ld free, %ld reserved; "
+			  "before: %ld, %ld", free1, rsvd1, free0, rsvd0);
+	return ok;
+}
+
 int main(void)
 {
 	struct env e;
@@ -781,7 +959,7 @@ int main(void)
 	claims = uffd_claims_of_kernel();
 	page = getpagesize();
 	ksft_print_header();
-	ksft_set_plan(2 * MEM_NR + 2 + 4 + 1);
+	ksft_set_plan(2 * MEM_NR + 2 + 4 + 1 + 2);
 
 	for (order = 0; order < 2; order++) {
 		for (mem = 0; mem < MEM_NR; mem++) {
@@ -817,6 +995,14 @@ int main(void)
 	memset(&e, 0, sizeof(e));
 	verdict_report(&e.v, t_copy_eof(&e), 35, claims,
 		       "35 UFFDIO_COPY past EOF of a private hugetlbfs mapping leaks no reservation");
+
+	for (order = 0; order < 2; order++) {
+		memset(&e, 0, sizeof(e));
+		snprintf(name, sizeof(name),
+			 "39 hugetlb UFFDIO_COPY retried outside the lock holds no reservation (%s)",
+			 order ? "private, wp" : "shared, missing");
+		verdict_report(&e.v, t_copy_enoent(&e, !order), 39, claims, name);
+	}
 
 	return ksft_get_fail_cnt() ? ksft_exit_fail() : ksft_exit_pass();
 }
