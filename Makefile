@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export REF ?= series
 export DEBUG ?= 0
 
-.PHONY: help run check soak bench vm-selftests shell guest mainline-tests worktree export check-series each-patch kernel tests clean
+.PHONY: help run check soak bench vm-selftests mm-selftests shell guest mainline-tests worktree export check-series each-patch kernel tests clean
 
 help:
 	@echo 'make run            build and boot the patched kernel, run the narrated demo'
@@ -12,6 +12,7 @@ help:
 	@echo 'make soak           the fuzzer and the race stress tests for DURATION= seconds each (600), SEED='
 	@echo 'make bench          bench/ on the series, mainline and base, alternated; table and plot in bench/README.md'
 	@echo "make vm-selftests   the base's own selftests/vm programs on REF=base and the series, compared"
+	@echo "make mm-selftests   mainline 6.12's selftests/mm programs on base, series and mainline, compared"
 	@echo 'make shell          interactive shell in the guest (tests in /tests)'
 	@echo "make guest CMD='..' [GUEST_FILES=dir]  run one command in the guest, with your static binaries in /user"
 	@echo "make mainline-tests mainline 6.12's uffd-unit-tests and uffd-stress (5 modes) in the guest"
@@ -37,6 +38,9 @@ bench:
 
 vm-selftests:
 	@scripts/vm-selftests.sh
+
+mm-selftests:
+	@scripts/mm-selftests.sh
 
 shell:
 	@scripts/guest.sh shell

@@ -15,6 +15,10 @@ cfg=$(ref_obj series 0)/.config
 [ -f "$cfg" ] || die "build the series first (make kernel): $cfg is missing"
 [ -z "$(git -C "$src" status --porcelain --untracked-files=no)" ] ||
 	die "the work tree $src has uncommitted changes"
+# Guests and builds of the series wait (build-kernel.sh) while the work tree
+# is at other commits.
+exec 7>"$BUILD/series-tree.lock"
+flock -n 7 || die "a build of the series is running: try again when it is done"
 branch=$(git -C "$src" symbolic-ref --short HEAD)
 trap 'git -C "$src" checkout -q "$branch"' EXIT
 

@@ -13,6 +13,17 @@ obj=$(ref_obj "$ref" "$debug")
 label=$ref
 [ "$debug" = 1 ] && label="$ref (debug)"
 
+# One build of an object directory at a time (another make, a guest's build
+# check); and none of the series while build-each-patch.sh has its work tree
+# at another commit.
+mkdir -p "$obj"
+exec 8>"$obj.lock"
+flock 8
+if [ "$ref" = series ]; then
+	exec 7>"$BUILD/series-tree.lock"
+	flock -s 7
+fi
+
 case "$ref" in
 series)   [ -d "$src/.git" ] || "$TOP/scripts/worktree.sh" ;;
 base)     [ -f "$src/Makefile" ] || "$TOP/scripts/fetch-source.sh" "$TOP/base/linux-5.10.pin" "$src" ;;

@@ -1,50 +1,92 @@
 #!/usr/bin/env bash
-# Build mainline 6.12's own userfaultfd selftests (tools/testing/selftests/mm:
-# uffd-unit-tests and uffd-stress) and its khugepaged test (for MADV_COLLAPSE),
-# static, against that tree's own exported uapi headers (never the host's),
-# and the guest script that runs them the way 6.12's run_vmtests.sh does
-# (run-mainline-tests).  Used by mainline-tests.sh and bench.sh; prints the
-# directory that holds them.
+# Build mainline 6.12's own mm selftests (tools/testing/selftests/mm), static,
+# against that tree's own exported uapi headers (never the host's), and the
+# guest scripts that run them: uffd-unit-tests, uffd-stress and khugepaged for
+# `make mainline-tests` (run-mainline-tests, the way 6.12's run_vmtests.sh
+# runs them), and the programs of tests/mm-selftests.list for
+# `make mm-selftests` (run-mm-selftests).  Used by mainline-tests.sh,
+# mm-selftests.sh and bench.sh; prints the directory that holds them.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+
+# The static libraries some programs link (the Makefile's LDLIBS below):
+# libnuma (migration, ksm_tests), liburing (cow's io_uring pinning tests),
+# libcap (mlock-random-test).
+"$TOP/scripts/host-deps.sh" libnuma-dev liburing-dev libcap-dev
 
 src=$(ref_src mainline)
 [ -f "$src/Makefile" ] || "$TOP/scripts/fetch-source.sh" "$TOP/base/linux-6.12.pin" "$src"
 sel=$src/tools/testing/selftests
+list=$TOP/tests/mm-selftests.list
 dst=$BUILD/mainline-tests
 hdr=$dst/headers
 bin=$dst/guest
 
-# Redone when the tree (its pin), the sources, this script or gcc change.
-srcs=("$sel"/mm/uffd-common.c "$sel"/mm/vm_util.c "$sel"/mm/thp_settings.c)
+# The programs of the list: the first word of each command that is ./NAME
+# (NAME.c in selftests/mm; NAME_64 is NAME.c built for 64 bits, as the
+# Makefile builds protection_keys_64).
+mm_progs=$(awk '!/^[[:space:]]*(#|except[[:space:]]|$)/ {
+	for (i = 3; i <= NF; i++) if ($i ~ /^\.\//) { print substr($i, 3); break }
+}' "$list" | sort -u)
+
+# Redone when the tree (its pin), the sources, the static libraries, the
+# set of programs, this script or gcc change.
 stamp=$({
-	cat "$TOP/base/linux-6.12.pin" "$src/Makefile" "$sel/kselftest.h" "$sel"/mm/{uffd,vm_util,thp_settings,khugepaged}*.[ch] "$0"
+	cat "$TOP/base/linux-6.12.pin" "$src/Makefile" "$sel"/kselftest*.h "$sel"/mm/*.[ch] \
+		"$sel/mm/Makefile" "$sel/mm/check_config.sh" "$src/mm/gup_test.h" "$0"
+	echo "$mm_progs"
+	dpkg-query -W libnuma-dev liburing-dev libcap-dev
 	gcc --version
 } | sha256sum | cut -d' ' -f1)
 if [ ! -f "$dst/.stamp" ] || [ "$(cat "$dst/.stamp")" != "$stamp" ]; then
-	log "building mainline's uffd-unit-tests and uffd-stress in ${dst#"$TOP"/}"
+	log "building mainline's mm selftests in ${dst#"$TOP"/}"
 	rm -rf "$dst"
 	mkdir -p "$bin"
 	make -s -C "$src" O="$BUILD/obj-mainline-headers" ARCH=x86_64 headers_install \
 		INSTALL_HDR_PATH="$hdr" >/dev/null
+	# The Makefile's probe for liburing: local_config.h and .mk in $dst.
+	(cd "$dst" && sh "$sel/mm/check_config.sh" gcc)
+	iouring=$(sed -n 's/^IOURING_EXTRA_LIBS = *//p' "$dst/local_config.mk")
 	# tools/testing/selftests/mm/Makefile's CFLAGS and LDLIBS, plus -static.
-	cflags=(-Wall -O2 -I "$src" -isystem "$hdr/include" -isystem "$src/tools/include/uapi"
+	cflags=(-Wall -O2 -I "$src" -I "$dst" -isystem "$hdr/include" -isystem "$src/tools/include/uapi"
 		-U_FORTIFY_SOURCE -no-pie -static)
-	for p in uffd-unit-tests uffd-stress; do
-		gcc "${cflags[@]}" -o "$bin/$p" "$sel/mm/$p.c" "${srcs[@]}" -lrt -lpthread -lm
+	for p in uffd-unit-tests uffd-stress khugepaged $mm_progs; do
+		[ -e "$bin/$p" ] && continue
+		c=${p%_64} extra=()
+		# The Makefile's "$(OUTPUT)/<p>: LDLIBS += ..." lines.
+		read -r -a libs < <(awk -v t="\$(OUTPUT)/$c" -v uring="$iouring" '
+			/^\$\(OUTPUT\)\/[^:]*: *LDLIBS \+=/ {
+				split($0, a, ":")
+				n = split(a[1], ts, " ")
+				l = substr(a[2], index(a[2], "+=") + 2)
+				gsub(/\$\(IOURING_EXTRA_LIBS\)/, uring, l)
+				for (i = 1; i <= n; i++) if (ts[i] == t) printf "%s ", l
+			}' "$sel/mm/Makefile") || true
+		case "$p" in
+		uffd-*) extra=(uffd-common.c) ;;
+		# khugepaged.c uses KSFT_SKIP but does not include kselftest.h:
+		# it is included here, after _GNU_SOURCE (for memfd_create and
+		# mremap).
+		khugepaged) extra=(-D_GNU_SOURCE= -include "$sel/kselftest.h") ;;
+		*_64) extra=(-m64 -mxsave) libs+=(-ldl) ;;
+		esac
+		[ -f "$sel/mm/$c.c" ] || die "tests/mm-selftests.list: no $c.c in ${sel#"$TOP"/}/mm"
+		# In the directory, as its Makefile builds: __FILE__ is then the
+		# bare name (gup_longterm makes its "local tmpfile" from it).
+		(cd "$sel/mm" && gcc "${cflags[@]}" "${extra[@]}" -o "$bin/$p" "$c.c" \
+			vm_util.c thp_settings.c -lrt -lpthread -lm ${libs[@]+"${libs[@]}"})
 	done
-	# khugepaged.c uses KSFT_SKIP but does not include kselftest.h: it is
-	# included here, after _GNU_SOURCE (for memfd_create and mremap).
-	gcc "${cflags[@]}" -D_GNU_SOURCE= -include "$sel/kselftest.h" -o "$bin/khugepaged" \
-		"$sel/mm/khugepaged.c" \
-		"$sel/mm/vm_util.c" "$sel/mm/thp_settings.c" -lrt -lpthread -lm
-	# The guest side: run_vmtests.sh's userfaultfd part, each program bounded
-	# by a time limit.  Lines "=== END <name> exit <rc> <seconds> s" frame
-	# each program's output.
-	cat >"$bin/run-mainline-tests" <<'GUEST'
-#!/bin/sh
-# Usage (in the guest, from /user): run-mainline-tests UNIT_LIMIT STRESS_LIMIT
-unit_limit=$1 stress_limit=$2
+	echo "$stamp" >"$dst/.stamp"
+fi
+
+# The guest side, written every time (it costs nothing): prog, which runs
+# one program bounded by a time limit, framed by "=== BEGIN <name>: <cmd>
+# (limit <s>s)" and "=== END <name> exit <rc> <seconds> s" lines; then
+# run_vmtests.sh's userfaultfd part (run-mainline-tests), and the programs
+# of tests/mm-selftests.list (run-mm-selftests, which reads the list's
+# program lines from mm-selftests.list beside it).
+cat >"$bin/guest-lib.sh" <<'GUEST'
+# shellcheck shell=sh
 prog() {
 	name=$1 limit=$2
 	shift 2
@@ -60,6 +102,13 @@ prog() {
 	echo "=== END $name exit $rc $(($(date +%s) - start)) s"
 }
 meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+GUEST
+
+cat >"$bin/run-mainline-tests" <<'GUEST'
+#!/bin/sh
+# Usage (in the guest, from /user): run-mainline-tests UNIT_LIMIT STRESS_LIMIT
+unit_limit=$1 stress_limit=$2
+. ./guest-lib.sh
 
 prog uffd-unit-tests "$unit_limit" ./uffd-unit-tests >/tmp/unit.log
 cat /tmp/unit.log
@@ -101,7 +150,45 @@ prog khugepaged-madvise-anon "$stress_limit" ./khugepaged madvise:anon
 prog khugepaged-madvise-shmem "$stress_limit" ./khugepaged madvise:shmem
 echo "=== ALL DONE"
 GUEST
-	chmod 0755 "$bin/run-mainline-tests"
-	echo "$stamp" >"$dst/.stamp"
-fi
+
+cat >"$bin/run-mm-selftests" <<'GUEST'
+#!/bin/sh
+# Usage (in the guest, from /user): run-mm-selftests SCALE [NAME...]
+# Runs the programs of mm-selftests.list (all, or those NAMEd), each with
+# its time limit times SCALE.  Lines: NAME LIMIT [FILE=VALUE...] COMMAND...;
+# each FILE (under /proc/sys or /sys) is set to VALUE for the program and
+# restored after it.
+scale=$1
+shift
+only=" $* "
+. ./guest-lib.sh
+set -f
+while read -r name limit rest; do
+	case "$name" in ''|'#'*) continue ;; esac
+	case "$only" in "  "|*" $name "*) ;; *) continue ;; esac
+	# shellcheck disable=SC2086
+	set -- $rest
+	saved=
+	while :; do
+		case "$1" in /proc/sys/*=*|/sys/*=*) ;; *) break ;; esac
+		f=${1%%=*}
+		saved="$saved $f=$(cat "$f")"
+		echo "${1#*=}" >"$f" || echo "=== $name: cannot set $1"
+		shift
+	done
+	# As run_vmtests.sh before its thp and hugetlb tests: free memory
+	# for huge pages.
+	echo 3 >/proc/sys/vm/drop_caches
+	echo 1 >/proc/sys/vm/compact_memory
+	prog "$name" $((limit * scale)) "$@"
+	for s in $saved; do
+		echo "${s#*=}" >"${s%%=*}"
+		[ "$(cat "${s%%=*}")" = "${s#*=}" ] ||
+			echo "=== $name: could not restore ${s%%=*} (${s#*=}): $(cat "${s%%=*}")"
+	done
+done <mm-selftests.list
+echo "=== ALL DONE"
+GUEST
+chmod 0755 "$bin/run-mainline-tests" "$bin/run-mm-selftests"
+grep -Ev '^[[:space:]]*(#|except[[:space:]]|$)' "$list" >"$bin/mm-selftests.list"
 echo "$bin"

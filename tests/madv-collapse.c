@@ -778,20 +778,11 @@ struct copy_race {
 	char *src;
 	volatile bool stop;
 	unsigned long copies, collapses, busy, eagain, other;
-	char why[256];
+	struct verdict v;
 };
 
-static void race_fail(struct copy_race *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!r->why[0]) {
-		va_start(ap, fmt);
-		vsnprintf(r->why, sizeof(r->why), fmt, ap);
-		va_end(ap);
-	}
-	r->stop = true;
-}
+/* the race's first failure, which ends it */
+#define race_fail(r, ...)	((r)->stop = true, verdict_fail(&(r)->v, __VA_ARGS__))
 
 /* UFFDIO_COPY of one page into page i of the registered mapping: 0 or errno */
 static int copy_page(struct copy_race *r, size_t i)
@@ -919,8 +910,8 @@ static bool t_shmem_copy_race(struct env *e)
 	munmap(r.src, page);
 	ksft_print_msg("37: %.1f s: %lu copies and punches, %lu collapses (EBUSY %lu, EAGAIN %lu, "
 		       "other %lu)\n", ms / 1000.0, r.copies, r.collapses, r.busy, r.eagain, r.other);
-	if (r.why[0])
-		return fail(e, "%s", r.why);
+	if (r.v.why[0])
+		return fail(e, "%s", r.v.why);
 	if (!r.copies || !r.busy)
 		return fail(e, "no race: %lu copies, %lu collapses that got to the holes",
 			    r.copies, r.busy);

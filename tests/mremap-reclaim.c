@@ -72,7 +72,7 @@ struct mover {
 	int cur;		/* the slot the range is at */
 	size_t len;
 	unsigned long moves;
-	char why[256];
+	struct verdict v;
 	pthread_t thread;
 };
 
@@ -82,16 +82,7 @@ static unsigned long word_of(const struct mover *m, size_t j, size_t k)
 	return ((unsigned long)m->shared << 63) | (j << 32) | k | 0x5a000000UL;
 }
 
-static void mover_fail(struct mover *m, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!m->why[0]) {
-		va_start(ap, fmt);
-		vsnprintf(m->why, sizeof(m->why), fmt, ap);
-		va_end(ap);
-	}
-}
+#define mover_fail(m, ...)	verdict_fail(&(m)->v, __VA_ARGS__)
 
 /* Every page of the range at its current slot holds its word */
 static bool mover_check(struct mover *m)
@@ -510,7 +501,7 @@ int main(void)
 
 	/* Until the deadline, a mover's failure, or lockdep's report */
 	waited = false;
-	while (now() < deadline && !m[0].why[0] && !m[1].why[0]) {
+	while (now() < deadline && !m[0].v.why[0] && !m[1].v.why[0]) {
 		if (!waited && waitpid(pid, &status, WNOHANG) == pid)
 			waited = true;
 		kb = swap_kb - meminfo("SwapFree");
@@ -552,8 +543,8 @@ int main(void)
 
 	for (i = 0; i < 2; i++) {
 		munmap(m[i].slot[m[i].cur], m[i].len);
-		if (m[i].why[0])
-			verdict_fail(&v, "%s", m[i].why);
+		if (m[i].v.why[0])
+			verdict_fail(&v, "%s", m[i].v.why);
 	}
 	if (!m[0].moves || !m[1].moves)
 		verdict_fail(&v, "a range never moved");

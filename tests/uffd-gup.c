@@ -316,18 +316,10 @@ static long first_change(const char *buf, size_t off, size_t len)
 static void *minor_handler(void *arg)
 {
 	struct sealed *s = arg;
-	struct pollfd pfd[2] = {
-		{ .fd = s->uffd, .events = POLLIN },
-		{ .fd = s->bg.stop[0], .events = POLLIN },
-	};
 	struct uffd_msg msg;
 	int ret;
 
-	for (;;) {
-		if (poll(pfd, 2, -1) < 0 || (pfd[1].revents & POLLIN))
-			return NULL;
-		if (read(s->uffd, &msg, sizeof(msg)) != sizeof(msg))
-			continue;
+	while (uffd_next_msg(s->uffd, s->bg.stop[0], &msg)) {
 		if (msg.event != UFFD_EVENT_PAGEFAULT ||
 		    !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_MINOR)) {
 			count(&s->unexpected);
@@ -345,6 +337,7 @@ static void *minor_handler(void *arg)
 		if (ret)
 			uffd_wake(s->uffd, s->priv, s->page);
 	}
+	return NULL;
 }
 
 static void *sealed_writer(void *arg)
@@ -579,17 +572,9 @@ struct anon {
 static void *wp_handler(void *arg)
 {
 	struct anon *a = arg;
-	struct pollfd pfd[2] = {
-		{ .fd = a->uffd, .events = POLLIN },
-		{ .fd = a->bg.stop[0], .events = POLLIN },
-	};
 	struct uffd_msg msg;
 
-	for (;;) {
-		if (poll(pfd, 2, -1) < 0 || (pfd[1].revents & POLLIN))
-			return NULL;
-		if (read(a->uffd, &msg, sizeof(msg)) != sizeof(msg))
-			continue;
+	while (uffd_next_msg(a->uffd, a->bg.stop[0], &msg)) {
 		if (msg.event != UFFD_EVENT_PAGEFAULT ||
 		    !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP))
 			count(&a->unexpected);
@@ -599,6 +584,7 @@ static void *wp_handler(void *arg)
 			uffd_wake(a->uffd, a->target, a->page);
 		count(&a->unprotected);
 	}
+	return NULL;
 }
 
 static void *anon_writer(void *arg)

@@ -708,12 +708,23 @@ out:
 	return false;
 }
 
+/* The huge page pool's free and reserved counts are back (after when). */
+static bool pool_back(struct env *e, long free0, long rsvd0, const char *when)
+{
+	long free1 = meminfo("HugePages_Free"), rsvd1 = meminfo("HugePages_Rsvd");
+
+	if (free1 == free0 && rsvd1 == rsvd0)
+		return true;
+	return fail(e, "huge page pool after %s: %ld free, %ld reserved; before: %ld, %ld",
+		    when, free1, rsvd1, free0, rsvd0);
+}
+
 /* ---- 35: UFFDIO_COPY past EOF of a private hugetlb mapping ---- */
 
 static bool t_copy_eof(struct env *e)
 {
 	long free0 = meminfo("HugePages_Free"), rsvd0 = meminfo("HugePages_Rsvd");
-	long free1, rsvd1, rsvd_map;
+	long rsvd_map;
 	struct uffdio_copy copy;
 	bool ok = true;
 	int fd, uffd, ret, err;
@@ -781,12 +792,7 @@ out_file:
 	close(fd);
 	unlink(HUGE_FILE_EOF);
 	munmap(src, HPAGE_SIZE);
-	free1 = meminfo("HugePages_Free");
-	rsvd1 = meminfo("HugePages_Rsvd");
-	if (free1 != free0 || rsvd1 != rsvd0)
-		ok = fail(e, "huge page pool after munmap, close and unlink: %ld free, %ld reserved; "
-			  "before: %ld, %ld", free1, rsvd1, free0, rsvd0);
-	return ok;
+	return pool_back(e, free0, rsvd0, "munmap, close and unlink") && ok;
 }
 
 /* ---- 39: hugetlb UFFDIO_COPY retried outside the mmap_lock ---- */
@@ -826,7 +832,7 @@ static bool t_copy_enoent(struct env *e, bool shared)
 {
 	enum uffd_mem mem = shared ? MEM_HUGETLB : MEM_HUGETLB_PRIVATE;
 	long free0 = meminfo("HugePages_Free"), rsvd0 = meminfo("HugePages_Rsvd");
-	long rsvd_map, rsvd_wait, free1, rsvd1;
+	long rsvd_map, rsvd_wait;
 	struct copy_enoent c = { .uffd = -1 };
 	struct hog hg = { 0 };
 	struct uffdio_copy fill;
@@ -942,12 +948,7 @@ out:
 	if (other != MAP_FAILED)
 		munmap(other, HPAGE_SIZE);
 	mem_unmap(dst, HPAGE_SIZE, fd);
-	free1 = meminfo("HugePages_Free");
-	rsvd1 = meminfo("HugePages_Rsvd");
-	if (free1 != free0 || rsvd1 != rsvd0)
-		ok = fail(e, "huge page pool after munmap and close: %ld free, %ld reserved; "
-			  "before: %ld, %ld", free1, rsvd1, free0, rsvd0);
-	return ok;
+	return pool_back(e, free0, rsvd0, "munmap and close") && ok;
 }
 
 int main(void)

@@ -524,20 +524,31 @@ struct wp_handler {
 	int fork_ufd;
 };
 
-static inline void *wp_handler_main(void *arg)
+/*
+ * The next message on uffd, for a handler thread; false once its stop pipe
+ * (a bg_thread's stop[0]) is readable, or poll() fails.
+ */
+static inline bool uffd_next_msg(int uffd, int stop, struct uffd_msg *msg)
 {
-	struct wp_handler *h = arg;
 	struct pollfd pfd[2] = {
-		{ .fd = h->uffd, .events = POLLIN },
-		{ .fd = h->bg.stop[0], .events = POLLIN },
+		{ .fd = uffd, .events = POLLIN },
+		{ .fd = stop, .events = POLLIN },
 	};
-	struct uffd_msg msg;
 
 	for (;;) {
 		if (poll(pfd, 2, -1) < 0 || (pfd[1].revents & POLLIN))
-			return NULL;
-		if (read(h->uffd, &msg, sizeof(msg)) != sizeof(msg))
-			continue;
+			return false;
+		if (read(uffd, msg, sizeof(*msg)) == sizeof(*msg))
+			return true;
+	}
+}
+
+static inline void *wp_handler_main(void *arg)
+{
+	struct wp_handler *h = arg;
+	struct uffd_msg msg;
+
+	while (uffd_next_msg(h->uffd, h->bg.stop[0], &msg)) {
 		if (msg.event == UFFD_EVENT_PAGEFAULT &&
 		    (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)) {
 			unsigned long a = msg.arg.pagefault.address & ~(h->page - 1);
@@ -569,6 +580,7 @@ static inline void *wp_handler_main(void *arg)
 			ioctl(h->uffd, UFFDIO_WAKE, &r);
 		}
 	}
+	return NULL;
 }
 
 static inline void wp_handler_start(struct wp_handler *h, int uffd, size_t page)
