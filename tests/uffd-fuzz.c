@@ -749,6 +749,7 @@ int main(void)
 	     sizeof(shmem_thp));
 	free0 = meminfo("HugePages_Free");
 	rsvd0 = meminfo("HugePages_Rsvd");
+	vmstat_fold();
 	pt0 = meminfo("PageTables");
 	shmem0 = meminfo("Shmem");
 
@@ -797,6 +798,7 @@ int main(void)
 	 * for frees the kernel defers (RCU) a few seconds.
 	 */
 	for (i = 0; i < 50; i++) {
+		vmstat_fold();
 		pt1 = meminfo("PageTables");
 		shmem1 = meminfo("Shmem");
 		if (pt1 <= pt0 + 64 && shmem1 <= shmem0 + 1024)
