@@ -45,8 +45,11 @@ mm-selftests:
 shell:
 	@scripts/guest.sh shell
 
+# CMD reaches the guest as typed: taken unexpanded ($(value)), passed in the
+# environment, never through the recipe's own quotes.
+export GUEST_CMD := $(value CMD)
 guest:
-	@scripts/guest.sh cmd "$(CMD)"
+	@scripts/guest.sh cmd "$$GUEST_CMD"
 
 mainline-tests:
 	@scripts/mainline-tests.sh
