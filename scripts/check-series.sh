@@ -21,6 +21,19 @@ declare -A exceptions=(
 # (UNKNOWN_COMMIT_ID); the ids are mainline's, checked against its history
 # when the tag was written.
 global_ignore=(--ignore=UNKNOWN_COMMIT_ID)
+# A commit message stands alone for a reader with only the kernel tree: it
+# must not point into this repository (its harness and make targets, its
+# test programs, tests/ and scripts/, SCENARIOS numbers, its bug and issue
+# numbers, its patch numbers).  The message: the Subject line and the body,
+# up to the first "---" line.
+repo_refs='\bharness\b|SCENARIOS|\bmake (check|run|soak|bench|guest|export|each-patch|check-series|mainline-tests|vm-selftests|mm-selftests)\b'
+repo_refs+='|\b(uffd-(abi|core|minor|race|fuzz|review|gup|perm|foll-force|if-claimed|wp-stress|demo|pager)|madv-collapse|mremap-reclaim)\b'
+repo_refs+='|(^|[^a-z/])(tests|scripts)/|\bbugs? [0-9]{2}\b|\bissue [0-9]+\b|(^|[^0-9A-Fa-fx:])00[0-9]{2}([^0-9A-Fa-f:]|$)'
+message_refs() {
+	awk '/^---$/ { exit } /^Subject: / || body { print } /^$/ { body = 1 }' "$1" |
+		grep -nE "$repo_refs" || true
+}
+
 fail=0 n=0
 while read -r p; do
 	case "$p" in ''|'#'*) continue ;; esac
@@ -33,6 +46,11 @@ while read -r p; do
 	if ! (cd "$base" && perl scripts/checkpatch.pl -q --no-summary --showfile \
 		"${global_ignore[@]}" ${ignore[@]+"${ignore[@]}"} "$TOP/patches/$p"); then
 		echo "checkpatch: $p" >&2
+		fail=1
+	fi
+	refs=$(message_refs "$TOP/patches/$p")
+	if [ -n "$refs" ]; then
+		printf '%s\n' "$refs" | sed "s|^|$p: message points into this repository: line |" >&2
 		fail=1
 	fi
 done <"$TOP/patches/series"
