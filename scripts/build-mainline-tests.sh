@@ -25,7 +25,7 @@ bin=$dst/guest
 # The programs of the list: the first word of each command that is ./NAME
 # (NAME.c in selftests/mm; NAME_64 is NAME.c built for 64 bits, as the
 # Makefile builds protection_keys_64).
-mm_progs=$(awk '!/^[[:space:]]*(#|except[[:space:]]|$)/ {
+mm_progs=$(awk '!/^[[:space:]]*(#|except[[:space:]]|retry[[:space:]]|$)/ {
 	for (i = 3; i <= NF; i++) if ($i ~ /^\.\//) { print substr($i, 3); break }
 }' "$list" | sort -u)
 
@@ -163,6 +163,7 @@ shift
 only=" $* "
 . ./guest-lib.sh
 set -f
+retry=" $(cat mm-selftests.retry 2>/dev/null | tr '\n' ' ') "
 while read -r name limit rest; do
 	case "$name" in ''|'#'*) continue ;; esac
 	case "$only" in "  "|*" $name "*) ;; *) continue ;; esac
@@ -180,7 +181,24 @@ while read -r name limit rest; do
 	# for huge pages.
 	echo 3 >/proc/sys/vm/drop_caches
 	echo 1 >/proc/sys/vm/compact_memory
-	prog "$name" $((limit * scale)) "$@"
+	# A program the list lets retry: a failed first run is shown, framed
+	# as comments, and the second run counts.
+	case "$retry" in
+	*" $name "*)
+		prog "$name" $((limit * scale)) "$@" >/tmp/mm-first.log
+		rc=$(sed -n 's/^=== END [^ ]* exit \([0-9]*\) .*/\1/p' /tmp/mm-first.log)
+		case "$rc" in
+		0|4) cat /tmp/mm-first.log ;;
+		*)
+			sed 's/^/=== first run: /' /tmp/mm-first.log
+			echo "=== $name: retried (first run exit $rc)"
+			echo 3 >/proc/sys/vm/drop_caches
+			prog "$name" $((limit * scale)) "$@"
+			;;
+		esac
+		;;
+	*) prog "$name" $((limit * scale)) "$@" ;;
+	esac
 	for s in $saved; do
 		echo "${s#*=}" >"${s%%=*}"
 		[ "$(cat "${s%%=*}")" = "${s#*=}" ] ||
@@ -190,5 +208,6 @@ done <mm-selftests.list
 echo "=== ALL DONE"
 GUEST
 chmod 0755 "$bin/run-mainline-tests" "$bin/run-mm-selftests"
-grep -Ev '^[[:space:]]*(#|except[[:space:]]|$)' "$list" >"$bin/mm-selftests.list"
+grep -Ev '^[[:space:]]*(#|except[[:space:]]|retry[[:space:]]|$)' "$list" >"$bin/mm-selftests.list"
+awk '$1 == "retry" { print $2 }' "$list" >"$bin/mm-selftests.retry"
 echo "$bin"

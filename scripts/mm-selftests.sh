@@ -34,8 +34,10 @@ bin=$("$TOP/scripts/build-mainline-tests.sh" | tail -n 1)
 # The guest's time limit: every program's limit, plus its setup (drop
 # caches, compaction), plus the boot.
 scale=$(debug_scale "$debug")
-limits=$(awk -v only=" $progs " '!/^[[:space:]]*(#|except[[:space:]]|$)/ &&
-	(only == "  " || index(only, " " $1 " ")) { s += $2 + 10 } END { print s + 0 }' "$list")
+limits=$(awk -v only=" $progs " '$1 == "retry" { twice[$2] = 1; next }
+	!/^[[:space:]]*(#|except[[:space:]]|$)/ &&
+	(only == "  " || index(only, " " $1 " ")) { s += ($2 + 10) * (twice[$1] ? 2 : 1) }
+	END { print s + 0 }' "$list")
 [ "$limits" != 0 ] || die "PROGS=$progs: no such program in tests/mm-selftests.list"
 export TEST_TIMEOUT=$((limits * scale + 60))
 export RUN_TIMEOUT=$((TEST_TIMEOUT + 120 * scale))
@@ -199,6 +201,7 @@ function add(ref, p, name, verdict, detail) {
 	exprog[ne] = y[2]; exre[ne] = x[2]; exwhy[ne] = x[3]
 	next
 }
+/^retry[[:space:]]/ { next }
 /^[[:space:]]*(#|$)/ { next }
 { if (only == "  " || index(only, " " $1 " ")) order[++np] = $1 }
 function orno(x) { return x == "" ? "-" : x }
@@ -287,6 +290,11 @@ for ref in base series mainline; do
 		if [ "$ref" = series ]; then status=${verdicts[$ref]}; failed=$((failed + 1)); fi
 		;;
 	esac
+done
+# Programs the list lets retry, whose first run failed.
+for ref in base series mainline; do
+	[ -f "${dirs[$ref]:-/nonexistent}/results.log" ] || continue
+	tr -d '\r' <"${dirs[$ref]}/results.log" | sed -n "s/^=== \([^ ]*\): retried (\(.*\))$/retried on $ref: \1 (\2)/p"
 done
 logs=
 for ref in base series mainline; do
