@@ -17,8 +17,7 @@ cfg=$(ref_obj series 0)/.config
 	die "the work tree $src has uncommitted changes"
 # Guests and builds of the series wait (build-kernel.sh) while the work tree
 # is at other commits.
-exec 7>"$BUILD/series-tree.lock"
-flock -n 7 || die "a build of the series is running: try again when it is done"
+series_tree_lock -n || die "a build of the series is running: try again when it is done"
 branch=$(git -C "$src" symbolic-ref --short HEAD)
 trap 'git -C "$src" checkout -q "$branch"' EXIT
 

@@ -19,10 +19,7 @@ label=$ref
 mkdir -p "$obj"
 exec 8>"$obj.lock"
 flock 8
-if [ "$ref" = series ]; then
-	exec 7>"$BUILD/series-tree.lock"
-	flock -s 7
-fi
+[ "$ref" != series ] || series_tree_lock -s
 
 case "$ref" in
 series)   [ -d "$src/.git" ] || "$TOP/scripts/worktree.sh" ;;

@@ -11,9 +11,7 @@ src=$(ref_src series)
 [ -d "$src/.git" ] || "$TOP/scripts/worktree.sh"
 # Not while build-each-patch.sh has the work tree at another commit (its
 # headers would be that commit's), nor beside another build of the tests.
-mkdir -p "$BUILD"
-exec 7>"$BUILD/series-tree.lock"
-flock -s 7
+series_tree_lock -s
 exec 8>"$BUILD/tests.lock"
 flock 8
 hdrobj=$BUILD/obj-headers

@@ -63,3 +63,13 @@ say_verdict() {
 	*) echo "VERDICT: tests failed or missing (exit $status); logs: $dir" >&2 ;;
 	esac
 }
+
+# series_tree_lock -s|-n: hold, until the script exits, the lock of the
+# series work tree on fd 7: shared (-s, waits) for a build that reads it,
+# exclusive and at once (-n) for build-each-patch.sh, which checks out other
+# commits there.
+series_tree_lock() {
+	mkdir -p "$BUILD"
+	exec 7>"$BUILD/series-tree.lock"
+	flock "$1" 7
+}
