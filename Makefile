@@ -1,5 +1,6 @@
 # userfaultfd for Linux 5.10: the harness.  `make help` lists the targets.
-# Flavours: REF=series (default) | base | mainline, DEBUG=0 (default) | 1.
+# Flavours: REF=series (default) | base | mainline | fixes | no-collapse,
+# DEBUG=0 (default) | 1.
 SHELL := /bin/bash
 export REF ?= series
 export DEBUG ?= 0
@@ -22,6 +23,7 @@ help:
 	@echo 'make each-patch     build the kernel at every patch, then with the features masked (x86_64, i386)'
 	@echo 'make kernel | tests build only the kernel of the flavour | the guest test programs'
 	@echo 'Flavours: REF=series|base|mainline  DEBUG=1 (KASAN, lockdep, DEBUG_VM, ...)'
+	@echo '  cuts of the series: REF=fixes (its first topic alone), REF=no-collapse (without MADV_COLLAPSE)'
 	@echo 'Exit codes: 1 tests failed or missing, 2 setup/build error, 3 timeout, 4 kernel splat or taint'
 
 run:

@@ -19,17 +19,21 @@ label=$ref
 mkdir -p "$obj"
 exec 8>"$obj.lock"
 flock 8
-[ "$ref" != series ] || series_tree_lock -s
+case "$ref" in series|fixes|no-collapse) series_tree_lock -s ;; esac
 
 case "$ref" in
 series)   [ -d "$src/.git" ] || "$TOP/scripts/worktree.sh" ;;
+fixes|no-collapse)
+	[ -d "$(ref_src series)/.git" ] || "$TOP/scripts/worktree.sh"
+	cut_worktree "$ref" >&2 ;;
 base)     [ -f "$src/Makefile" ] || "$TOP/scripts/fetch-source.sh" "$TOP/base/linux-5.10.pin" "$src" ;;
 mainline) [ -f "$src/Makefile" ] || "$TOP/scripts/fetch-source.sh" "$TOP/base/linux-6.12.pin" "$src" ;;
 esac
 
 frags=("$TOP"/configs/boot.config "$TOP"/configs/userspace.config "$TOP"/configs/mm.config)
-# Symbols the series introduces exist in the series and in mainline.
-case "$ref" in series|mainline) frags+=("$TOP/configs/series.config") ;; esac
+# Symbols the series introduces exist in the series and in mainline (the
+# fixes of 5.10 bugs, the first topic, introduce none).
+case "$ref" in series|no-collapse|mainline) frags+=("$TOP/configs/series.config") ;; esac
 [ "$ref" = mainline ] && frags+=("$TOP/configs/mainline.config")
 [ "$debug" = 1 ] && frags+=("$TOP/configs/debug.config")
 

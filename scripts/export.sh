@@ -38,9 +38,26 @@ if [ "$n" -gt 0 ]; then
 		--no-signature --base=base --cover-letter -o "$TOP/patches" base..HEAD
 	cover_letter "$TOP/patches/0000-cover-letter.patch" "$TOP/docs/cover-letter.txt"
 fi
+# patches/series, with the banner of docs/topics.txt before the first patch
+# of each topic; a banner whose patch is not in the series is an error.
 {
 	echo "# Applied in order by scripts/worktree.sh (git am); written by make export."
 	echo "# 0000-cover-letter.patch (from docs/cover-letter.txt) is not applied."
-	(cd "$TOP/patches" && ls -1 -- *.patch 2>/dev/null | grep -v '^0000-cover-letter\.patch$' || true)
-} >"$TOP/patches/series"
+	git -C "$wt" log --reverse --format=%s base..HEAD |
+	paste - <(cd "$TOP/patches" && ls -1 -- *.patch 2>/dev/null |
+		grep -v '^0000-cover-letter\.patch$' || true) |
+	awk -F'\t' -v topics="$TOP/docs/topics.txt" '
+	BEGIN {
+		while ((getline line <topics) > 0) {
+			if (line ~ /^#/ || line == "") continue
+			split(line, f, "\t"); banner[f[1]] = f[2]; left[f[1]] = 1
+		}
+	}
+	{
+		if ($1 in banner) { print ""; print "# --- " banner[$1] " ---"; delete left[$1] }
+		print $2
+	}
+	END { for (s in left) { print "no patch for the topic of: " s >"/dev/stderr"; exit 1 } }'
+} >"$TOP/patches/series.tmp"
+mv "$TOP/patches/series.tmp" "$TOP/patches/series"
 log "exported $n patches to patches/"

@@ -31,8 +31,40 @@ ref_src() {
 	series)   echo "$BUILD/linux" ;;
 	base)     echo "$BUILD/linux-base" ;;
 	mainline) echo "$BUILD/linux-mainline" ;;
-	*) die "unknown REF '$1' (series, base or mainline)" ;;
+	fixes|no-collapse) echo "$BUILD/linux-$1" ;;
+	*) die "unknown REF '$1' (series, base, mainline, fixes or no-collapse)" ;;
 	esac
+}
+
+# cut_patches CUT: how many patches of patches/series a cut of the series
+# keeps: "fixes" ends before the second topic banner (the fixes of 5.10
+# bugs alone), "no-collapse" before the MADV_COLLAPSE banner.
+cut_patches() {
+	awk -v cut="$1" '
+	/^# --- / { banners++
+		if ((cut == "fixes" && banners == 2) ||
+		    (cut == "no-collapse" && /MADV_COLLAPSE/)) { print n; found = 1; exit }
+		next }
+	/^#/ || /^$/ { next }
+	{ n++ }
+	END { if (!found) exit 1 }' "$TOP/patches/series" ||
+		die "patches/series has no topic banner for the cut '$1'"
+}
+
+# cut_worktree CUT: build/linux-CUT, a detached work tree of build/linux at
+# the last commit the cut keeps (moved there when the series changed).
+cut_worktree() {
+	local wt=$BUILD/linux-$1 n commit
+	n=$(cut_patches "$1")
+	commit=$(git -C "$BUILD/linux" rev-list --reverse base..HEAD | sed -n "${n}p")
+	[ -n "$commit" ] || die "build/linux has fewer than $n commits"
+	if [ ! -e "$wt/.git" ]; then
+		git -C "$BUILD/linux" worktree prune
+		git -C "$BUILD/linux" worktree add -q --detach "$wt" "$commit"
+	elif [ "$(git -C "$wt" rev-parse HEAD)" != "$commit" ]; then
+		git -C "$wt" checkout -q --detach "$commit"
+	fi
+	log "build/linux-$1: base + $n patches ($(git -C "$wt" log -1 --format=%s))"
 }
 
 # ref_obj REF DEBUG: the object directory of a flavour.

@@ -215,6 +215,49 @@ static const struct uffd_claims uffd_claims[] = {
 		.madv_collapse = true,
 	},
 	{
+		/*
+		 * The first topic of the series alone (REF=fixes): the fixes
+		 * of 5.10 bugs on the base, with the base's ABI.
+		 */
+		.ref = "fixes",
+		.features = FEATURES_5_10,
+		.range_ioctls = RANGE_IOCTLS_5_10,
+		.basic_ioctls = BASIC_IOCTLS_5_10,
+		.modes = { MODES_5_10 },
+		.unregister_wakes = CLAIM_MISSING,
+		.unprivileged_default = 1,
+	},
+	{
+		/*
+		 * The series without its MADV_COLLAPSE topic (REF=no-collapse),
+		 * else as below.  The series: 5.10 plus what the patches in patches/ add so
+		 * far: scenario 8 fixed for anon, pagemap bit 57, wp cleared
+		 * on unregister/close (13), PTE markers and wp for shmem and
+		 * hugetlbfs (UFFD_FEATURE_WP_HUGETLBFS_SHMEM), minor faults
+		 * and UFFDIO_CONTINUE for hugetlbfs and shmem; USER_MODE_ONLY,
+		 * /dev/userfaultfd, EXACT_ADDRESS and the core fixes of
+		 * scenarios 22 and 23 (5.10 keeps its sysctl default).
+		 */
+		.ref = "no-collapse",
+		.features = FEATURES_5_10 | FEAT(9) | FEAT(10) | FEAT(11) | FEAT(12),
+		.range_ioctls = RANGE_IOCTLS_5_10 | IOC_CONTINUE,
+		.basic_ioctls = BASIC_IOCTLS_5_10 | IOC_WP | IOC_CONTINUE,
+		.modes = {
+			[MEM_ANON] = CLAIM_MISSING | CLAIM_WP,
+			[MEM_SHMEM] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
+			[MEM_SHMEM_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
+			[MEM_HUGETLB] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
+			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
+		},
+		.pagemap_wp = true,
+		.unregister_wakes = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
+		.user_mode_only = true,
+		.dev_userfaultfd = true,
+		.unprivileged_default = 1,
+		.hugetlb_mremap = true,
+		.hugetlb_dontneed = true,
+	},
+	{
 		/* Mainline 6.12 (shared/ABI.md), built with configs/. */
 		.ref = "mainline",
 		.features = FEATURES_5_10 | FEAT(9) | FEAT(10) | FEAT(11) |

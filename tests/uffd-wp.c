@@ -244,6 +244,57 @@ static bool t_close(struct env *e, enum uffd_mem mem)
 	return unregistered_clean(e);
 }
 
+/* Writes 'w' to the page given, from a thread of its own. */
+static void *write_w(void *arg)
+{
+	*(volatile char *)arg = 'w';
+	return NULL;
+}
+
+/*
+ * 13: UFFDIO_UNREGISTER of a range with a pending wp fault that nobody read
+ * wakes the writer, whose retry then goes through.  Mainline wakes only
+ * missing faults there; the claims say which kernel wakes what.
+ */
+static bool t_unregister_pending(struct env *e, enum uffd_mem mem)
+{
+	struct pollfd pfd;
+	pthread_t t;
+	bool woken;
+	int ret;
+
+	if (!(setup(e, mem, UFFDIO_REGISTER_MODE_WP, true, false) && protect_all(e)))
+		return false;
+	/* Nobody reads the fault message. */
+	wp_handler_stop(&e->h);
+	if (pthread_create(&t, NULL, write_w, pg(e, 0)))
+		return fail(e, "pthread_create failed");
+	pfd = (struct pollfd){ .fd = e->uffd, .events = POLLIN };
+	if (poll(&pfd, 1, 3000) != 1) {
+		uffd_wp(e->uffd, e->p, e->len, false);
+		pthread_join(t, NULL);
+		return fail(e, "no wp fault message within 3 s of the write");
+	}
+	ret = uffd_unregister(e->uffd, e->p, e->len);
+	woken = !ret && joined_within(t, 2000);
+	if (!woken) {
+		struct uffdio_range r = { .start = (unsigned long)e->p, .len = e->len };
+
+		ioctl(e->uffd, UFFDIO_WAKE, &r);
+		pthread_join(t, NULL);
+	}
+	if (ret)
+		return fail(e, "UFFDIO_UNREGISTER: %s", strerror(-ret));
+	if (pg(e, 0)[0] != 'w')
+		return fail(e, "the write of the woken thread is not in the page");
+	if (!woken && (claims->unregister_wakes & CLAIM_WP))
+		return fail(e, "the writer still waits 2 s after UFFDIO_UNREGISTER");
+	if (!woken)
+		return skip(e, "UFFDIO_UNREGISTER leaves the pending wp fault to UFFDIO_WAKE"
+			    " on this kernel (as mainline)");
+	return true;
+}
+
 /* 14: munmap drops markers: a new mapping at the same place has none. */
 static bool t_munmap(struct env *e, enum uffd_mem mem)
 {
@@ -1022,6 +1073,7 @@ static const struct scenario scenarios[] = {
 	{ 15, "un-protect removes marker", t_unprotect, false, false, false },
 	{ 13, "unregister clears wp", t_unregister, true, false, false },
 	{ 13, "close clears wp", t_close, true, false, false },
+	{ 13, "unregister wakes a pending wp fault", t_unregister_pending, true, false, false },
 	{ 14, "munmap drops markers", t_munmap, true, false, false },
 	{ 14, "truncate drops markers", t_truncate, false, false, false },
 	{ 8, "mprotect keeps wp", t_mprotect, true, false, false },
