@@ -39,7 +39,7 @@ case "$ref" in series|no-collapse|mainline) frags+=("$TOP/configs/series.config"
 
 # What the build depends on: the source, the fragments, this script, the compiler.
 src_id() {
-	if [ -d "$src/.git" ]; then
+	if [ -e "$src/.git" ]; then
 		git -C "$src" rev-parse HEAD
 		git -C "$src" diff HEAD
 	else

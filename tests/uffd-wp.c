@@ -253,11 +253,13 @@ static void *write_w(void *arg)
 
 /*
  * 13: UFFDIO_UNREGISTER of a range with a pending wp fault that nobody read
- * wakes the writer, whose retry then goes through.  Mainline wakes only
- * missing faults there; the claims say which kernel wakes what.
+ * (or, with reregister, a UFFDIO_REGISTER of the range for missing faults
+ * only) wakes the writer, whose retry then goes through.  Mainline wakes
+ * only missing faults there; the claims say which kernel wakes what.
  */
-static bool t_unregister_pending(struct env *e, enum uffd_mem mem)
+static bool unregister_pending(struct env *e, enum uffd_mem mem, bool reregister)
 {
+	const char *what = reregister ? "UFFDIO_REGISTER (missing only)" : "UFFDIO_UNREGISTER";
 	struct pollfd pfd;
 	pthread_t t;
 	bool woken;
@@ -275,7 +277,11 @@ static bool t_unregister_pending(struct env *e, enum uffd_mem mem)
 		pthread_join(t, NULL);
 		return fail(e, "no wp fault message within 3 s of the write");
 	}
-	ret = uffd_unregister(e->uffd, e->p, e->len);
+	if (reregister)
+		ret = uffd_register(e->uffd, e->p, e->len, UFFDIO_REGISTER_MODE_MISSING,
+				    NULL);
+	else
+		ret = uffd_unregister(e->uffd, e->p, e->len);
 	woken = !ret && joined_within(t, 2000);
 	if (!woken) {
 		struct uffdio_range r = { .start = (unsigned long)e->p, .len = e->len };
@@ -284,15 +290,25 @@ static bool t_unregister_pending(struct env *e, enum uffd_mem mem)
 		pthread_join(t, NULL);
 	}
 	if (ret)
-		return fail(e, "UFFDIO_UNREGISTER: %s", strerror(-ret));
+		return fail(e, "%s: %s", what, strerror(-ret));
 	if (pg(e, 0)[0] != 'w')
 		return fail(e, "the write of the woken thread is not in the page");
 	if (!woken && (claims->unregister_wakes & CLAIM_WP))
-		return fail(e, "the writer still waits 2 s after UFFDIO_UNREGISTER");
+		return fail(e, "the writer still waits 2 s after %s", what);
 	if (!woken)
-		return skip(e, "UFFDIO_UNREGISTER leaves the pending wp fault to UFFDIO_WAKE"
-			    " on this kernel (as mainline)");
+		return skip(e, "the pending wp fault waits for UFFDIO_WAKE after the range"
+			    " stops being wp-registered, on this kernel (as mainline)");
 	return true;
+}
+
+static bool t_unregister_pending(struct env *e, enum uffd_mem mem)
+{
+	return unregister_pending(e, mem, false);
+}
+
+static bool t_reregister_pending(struct env *e, enum uffd_mem mem)
+{
+	return unregister_pending(e, mem, true);
 }
 
 /* 14: munmap drops markers: a new mapping at the same place has none. */
@@ -1074,6 +1090,7 @@ static const struct scenario scenarios[] = {
 	{ 13, "unregister clears wp", t_unregister, true, false, false },
 	{ 13, "close clears wp", t_close, true, false, false },
 	{ 13, "unregister wakes a pending wp fault", t_unregister_pending, true, false, false },
+	{ 13, "register without wp wakes a pending wp fault", t_reregister_pending, true, false, false },
 	{ 14, "munmap drops markers", t_munmap, true, false, false },
 	{ 14, "truncate drops markers", t_truncate, false, false, false },
 	{ 8, "mprotect keeps wp", t_mprotect, true, false, false },
