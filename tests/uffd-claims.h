@@ -151,6 +151,26 @@ struct uffd_claims {
 	[MEM_HUGETLB] = CLAIM_MISSING,				\
 	[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING
 
+/* What the series claims up to its MADV_COLLAPSE topic */
+#define SERIES_BEFORE_COLLAPSE						\
+	.features = FEATURES_5_10 | FEAT(9) | FEAT(10) | FEAT(11) | FEAT(12), \
+	.range_ioctls = RANGE_IOCTLS_5_10 | IOC_CONTINUE,		\
+	.basic_ioctls = BASIC_IOCTLS_5_10 | IOC_WP | IOC_CONTINUE,	\
+	.modes = {							\
+		[MEM_ANON] = CLAIM_MISSING | CLAIM_WP,			\
+		[MEM_SHMEM] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,	\
+		[MEM_SHMEM_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR, \
+		[MEM_HUGETLB] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,	\
+		[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR, \
+	},								\
+	.pagemap_wp = true,						\
+	.unregister_wakes = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,	\
+	.user_mode_only = true,						\
+	.dev_userfaultfd = true,					\
+	.unprivileged_default = 1,					\
+	.hugetlb_mremap = true,						\
+	.hugetlb_dontneed = true
+
 static const struct uffd_claims uffd_claims[] = {
 	{
 		.ref = "base",
@@ -195,23 +215,7 @@ static const struct uffd_claims uffd_claims[] = {
 		 * scenarios 22 and 23 (5.10 keeps its sysctl default).
 		 */
 		.ref = "series",
-		.features = FEATURES_5_10 | FEAT(9) | FEAT(10) | FEAT(11) | FEAT(12),
-		.range_ioctls = RANGE_IOCTLS_5_10 | IOC_CONTINUE,
-		.basic_ioctls = BASIC_IOCTLS_5_10 | IOC_WP | IOC_CONTINUE,
-		.modes = {
-			[MEM_ANON] = CLAIM_MISSING | CLAIM_WP,
-			[MEM_SHMEM] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
-			[MEM_SHMEM_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
-			[MEM_HUGETLB] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
-			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
-		},
-		.pagemap_wp = true,
-		.unregister_wakes = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
-		.user_mode_only = true,
-		.dev_userfaultfd = true,
-		.unprivileged_default = 1,
-		.hugetlb_mremap = true,
-		.hugetlb_dontneed = true,
+		SERIES_BEFORE_COLLAPSE,
 		.madv_collapse = true,
 	},
 	{
@@ -228,34 +232,9 @@ static const struct uffd_claims uffd_claims[] = {
 		.unprivileged_default = 1,
 	},
 	{
-		/*
-		 * The series without its MADV_COLLAPSE topic (REF=no-collapse),
-		 * else as below.  The series: 5.10 plus what the patches in patches/ add so
-		 * far: scenario 8 fixed for anon, pagemap bit 57, wp cleared
-		 * on unregister/close (13), PTE markers and wp for shmem and
-		 * hugetlbfs (UFFD_FEATURE_WP_HUGETLBFS_SHMEM), minor faults
-		 * and UFFDIO_CONTINUE for hugetlbfs and shmem; USER_MODE_ONLY,
-		 * /dev/userfaultfd, EXACT_ADDRESS and the core fixes of
-		 * scenarios 22 and 23 (5.10 keeps its sysctl default).
-		 */
+		/* The series without its MADV_COLLAPSE topic (REF=no-collapse) */
 		.ref = "no-collapse",
-		.features = FEATURES_5_10 | FEAT(9) | FEAT(10) | FEAT(11) | FEAT(12),
-		.range_ioctls = RANGE_IOCTLS_5_10 | IOC_CONTINUE,
-		.basic_ioctls = BASIC_IOCTLS_5_10 | IOC_WP | IOC_CONTINUE,
-		.modes = {
-			[MEM_ANON] = CLAIM_MISSING | CLAIM_WP,
-			[MEM_SHMEM] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
-			[MEM_SHMEM_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
-			[MEM_HUGETLB] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
-			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
-		},
-		.pagemap_wp = true,
-		.unregister_wakes = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,
-		.user_mode_only = true,
-		.dev_userfaultfd = true,
-		.unprivileged_default = 1,
-		.hugetlb_mremap = true,
-		.hugetlb_dontneed = true,
+		SERIES_BEFORE_COLLAPSE,
 	},
 	{
 		/* Mainline 6.12 (shared/ABI.md), built with configs/. */
