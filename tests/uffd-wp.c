@@ -265,6 +265,14 @@ static bool unregister_pending(struct env *e, enum uffd_mem mem, bool reregister
 	bool woken;
 	int ret;
 
+	/*
+	 * Measured 2026-12-07: on 6.12 the woken write then faults for ever on
+	 * hugetlbfs (the huge pte keeps its uffd-wp bit when REGISTER drops
+	 * MODE_WP), so the test would hang there.
+	 */
+	if (reregister && mem_is_hugetlb(mem) && !(claims->unregister_wakes & CLAIM_WP))
+		return skip(e, "not run: on 6.12 a write after UFFDIO_REGISTER drops MODE_WP on"
+			    " hugetlbfs faults for ever (the huge pte keeps its uffd-wp bit)");
 	if (!(setup(e, mem, UFFDIO_REGISTER_MODE_WP, true, false) && protect_all(e)))
 		return false;
 	/* Nobody reads the fault message. */
