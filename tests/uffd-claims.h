@@ -11,6 +11,19 @@
 #ifndef UFFD_CLAIMS_H
 #define UFFD_CLAIMS_H
 
+/*
+ * The switch for the series' next topic, mainline's userfaultfd ABI of
+ * 6.4-6.7: UFFD_FEATURE_WP_UNPOPULATED (bit 13), UFFD_FEATURE_POISON (14)
+ * with UFFDIO_POISON, UFFD_FEATURE_WP_ASYNC (15) and the PAGEMAP_SCAN ioctl
+ * of /proc/PID/pagemap.  0 while the kernel side is being written: the
+ * series (and its no-collapse cut) claim none of it, and uffd-poison,
+ * uffd-wp-async and pagemap-scan skip there (and fail if the kernel has it
+ * nonetheless).  The patch that lands the topic sets it to 1.
+ */
+#define SERIES_ABI_6_7 0
+/* PAGEMAP_SCAN comes with it, unless the topic lands in two steps. */
+#define SERIES_PAGEMAP_SCAN SERIES_ABI_6_7
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -78,6 +91,18 @@ struct uffd_claims {
 	bool hugetlb_dontneed;
 	/* madvise(MADV_COLLAPSE) (Linux 6.1; 5.10 says EINVAL) */
 	bool madv_collapse;
+	/*
+	 * The PAGEMAP_SCAN ioctl of /proc/PID/pagemap (Linux 6.7; 5.10 has no
+	 * ioctl there: ENOTTY).
+	 */
+	bool pagemap_scan;
+	/*
+	 * fork() copies the page tables of a hugetlb vma only where it must:
+	 * an anon_vma, or a child vma registered for wp (6.0's lazy copy,
+	 * vma_needs_copy()); 5.10 copies them always.  So a poisoned pte of
+	 * a shared hugetlb mapping reaches the child only on 5.10.
+	 */
+	bool hugetlb_fork_lazy;
 	/*
 	 * Scenarios of shared/SCENARIOS.md this kernel is known to get wrong,
 	 * bit n for scenario n: their failures are reported as XFAIL, so that
@@ -151,11 +176,25 @@ struct uffd_claims {
 	[MEM_HUGETLB] = CLAIM_MISSING,				\
 	[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING
 
+/*
+ * What SERIES_ABI_6_7 adds to the series' claims: WP_UNPOPULATED, POISON
+ * and WP_ASYNC, UFFDIO_POISON in both ioctl masks, PAGEMAP_SCAN.
+ */
+#if SERIES_ABI_6_7
+#define SERIES_6_7_FEATURES	(FEAT(13) | FEAT(14) | FEAT(15))
+#define SERIES_6_7_IOCTLS	IOC_POISON
+#else
+#define SERIES_6_7_FEATURES	0
+#define SERIES_6_7_IOCTLS	0
+#endif
+
 /* What the series claims up to its MADV_COLLAPSE topic */
 #define SERIES_BEFORE_COLLAPSE						\
-	.features = FEATURES_5_10 | FEAT(9) | FEAT(10) | FEAT(11) | FEAT(12), \
-	.range_ioctls = RANGE_IOCTLS_5_10 | IOC_CONTINUE,		\
-	.basic_ioctls = BASIC_IOCTLS_5_10 | IOC_WP | IOC_CONTINUE,	\
+	.features = FEATURES_5_10 | FEAT(9) | FEAT(10) | FEAT(11) | FEAT(12) | \
+		    SERIES_6_7_FEATURES,				\
+	.range_ioctls = RANGE_IOCTLS_5_10 | IOC_CONTINUE | SERIES_6_7_IOCTLS, \
+	.basic_ioctls = BASIC_IOCTLS_5_10 | IOC_WP | IOC_CONTINUE |	\
+			SERIES_6_7_IOCTLS,				\
 	.modes = {							\
 		[MEM_ANON] = CLAIM_MISSING | CLAIM_WP,			\
 		[MEM_SHMEM] = CLAIM_MISSING | CLAIM_WP | CLAIM_MINOR,	\
@@ -169,7 +208,8 @@ struct uffd_claims {
 	.dev_userfaultfd = true,					\
 	.unprivileged_default = 1,					\
 	.hugetlb_mremap = true,						\
-	.hugetlb_dontneed = true
+	.hugetlb_dontneed = true,					\
+	.pagemap_scan = SERIES_PAGEMAP_SCAN
 
 static const struct uffd_claims uffd_claims[] = {
 	{
@@ -260,6 +300,8 @@ static const struct uffd_claims uffd_claims[] = {
 		.hugetlb_mremap = true,
 		.hugetlb_dontneed = true,
 		.madv_collapse = true,
+		.pagemap_scan = true,
+		.hugetlb_fork_lazy = true,
 		/*
 		 * 1: a hugetlbfs hole punch racing with faults loses uffd-wp
 		 * (measured on Debian's 6.12: uffd-wp-stress MEM=hugetlb

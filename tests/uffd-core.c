@@ -77,14 +77,6 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* The next message of uffd within ms milliseconds, or false. */
-static bool next_msg(int uffd, struct uffd_msg *msg, int ms)
-{
-	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
-
-	return poll(&pfd, 1, ms) == 1 && read(uffd, msg, sizeof(*msg)) == sizeof(*msg);
-}
-
 static int uffd_copy(int uffd, void *dst, size_t len)
 {
 	static char src[HPAGE_SIZE];
@@ -141,7 +133,7 @@ static const char *kaccess_waits(struct kaccess *k)
 {
 	struct uffd_msg msg;
 
-	if (!next_msg(k->uffd, &msg, 3000)) {
+	if (!uffd_msg_within(k->uffd, &msg, 3000)) {
 		if (joined_within(k->t, 10))
 			return "the read() did not wait for the manager";
 		uffd_copy(k->uffd, k->p, page);
@@ -237,7 +229,7 @@ static bool t_umo_kernel_fails(struct env *e)
 	if (ok && pthread_create(&t, NULL, user_read, k.p))
 		ok = fail(e, "pthread_create: %s", strerror(errno));
 	else if (ok) {
-		if (!next_msg(uffd, &msg, 3000) ||
+		if (!uffd_msg_within(uffd, &msg, 3000) ||
 		    msg.arg.pagefault.address != (unsigned long)k.p)
 			ok = fail(e, "no fault message for a user-mode load");
 		if (uffd_copy(uffd, k.p, page))
@@ -444,7 +436,7 @@ static bool exact_once(struct env *e, enum uffd_mem mem, bool feature, unsigned 
 		goto out;
 	}
 	*got = 0;
-	if (next_msg(uffd, &msg, 3000))
+	if (uffd_msg_within(uffd, &msg, 3000))
 		*got = msg.arg.pagefault.address - (unsigned long)p;
 	else
 		ok = fail(e, "no fault message");
@@ -752,7 +744,7 @@ static bool fault_at(struct env *e, int uffd, char *p, size_t ps, int i, bool re
 
 	if (pthread_create(&t, NULL, exact_read, &x))
 		return fail(e, "pthread_create: %s", strerror(errno));
-	got = next_msg(uffd, &msg, reported ? 3000 : 300);
+	got = uffd_msg_within(uffd, &msg, reported ? 3000 : 300);
 	if (got)
 		uffd_copy(uffd, p + i * ps, ps);
 	if (!joined_within(t, 3000))
@@ -959,7 +951,7 @@ static bool t_fdinfo(struct env *e)
 		usleep(10000);
 	}
 	ok = ok && fdinfo_is(e, uffd, "fault pending", 1, 1, features);
-	if (!next_msg(uffd, &msg, 3000))
+	if (!uffd_msg_within(uffd, &msg, 3000))
 		ok = fail(e, "no fault message");
 	ok = ok && fdinfo_is(e, uffd, "fault read", 0, 1, features);
 	uffd_copy(uffd, p, page);

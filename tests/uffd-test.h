@@ -26,12 +26,77 @@
 #include <poll.h>
 #include <pthread.h>
 #include <linux/userfaultfd.h>
+#include <linux/fs.h>
 
 #include "kselftest.h"
 #include "uffd-claims.h"
 
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB 0x0004U
+#endif
+
+/*
+ * Mainline's uapi (6.4-6.7) that the series' exported headers may lack yet:
+ * the tests are built against those headers, so each is spelled out here,
+ * with mainline's values, where they do not define it.
+ */
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED	(1 << 13)
+#endif
+#ifndef UFFD_FEATURE_POISON
+#define UFFD_FEATURE_POISON		(1 << 14)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC		(1 << 15)
+#endif
+#ifndef _UFFDIO_POISON
+#define _UFFDIO_POISON			(0x08)
+struct uffdio_poison {
+	struct uffdio_range range;
+#define UFFDIO_POISON_MODE_DONTWAKE	((__u64)1 << 0)
+	__u64 mode;
+	/* bytes poisoned, or -errno (out) */
+	__s64 updated;
+};
+#define UFFDIO_POISON	_IOWR(UFFDIO, _UFFDIO_POISON, struct uffdio_poison)
+#endif
+
+/* The PAGEMAP_SCAN ioctl of /proc/PID/pagemap (include/uapi/linux/fs.h). */
+#ifndef PAGEMAP_SCAN
+#define PAGE_IS_WPALLOWED	(1 << 0)
+#define PAGE_IS_WRITTEN		(1 << 1)
+#define PAGE_IS_FILE		(1 << 2)
+#define PAGE_IS_PRESENT		(1 << 3)
+#define PAGE_IS_SWAPPED		(1 << 4)
+#define PAGE_IS_PFNZERO		(1 << 5)
+#define PAGE_IS_HUGE		(1 << 6)
+#define PAGE_IS_SOFT_DIRTY	(1 << 7)
+
+struct page_region {
+	__u64 start;
+	__u64 end;
+	__u64 categories;
+};
+
+#define PM_SCAN_WP_MATCHING	(1 << 0)
+#define PM_SCAN_CHECK_WPASYNC	(1 << 1)
+
+struct pm_scan_arg {
+	__u64 size;
+	__u64 flags;
+	__u64 start;
+	__u64 end;
+	__u64 walk_end;
+	__u64 vec;
+	__u64 vec_len;
+	__u64 max_pages;
+	__u64 category_inverted;
+	__u64 category_mask;
+	__u64 category_anyof_mask;
+	__u64 return_mask;
+};
+
+#define PAGEMAP_SCAN	_IOWR('f', 16, struct pm_scan_arg)
 #endif
 
 #define HPAGE_SIZE (2UL << 20)
@@ -301,6 +366,37 @@ static inline int uffd_api(int fd, uint64_t features, struct uffdio_api *api)
 	return 0;
 }
 
+/*
+ * One TAP line: UFFDIO_API advertises feature bit `bit` where, and only
+ * where, the kernel under test claims it.  Returns the claim: the tests of a
+ * feature run where it is claimed and skip elsewhere, and a kernel that
+ * advertises a feature it does not claim (or the reverse) fails here.
+ */
+static inline bool feature_as_claimed(const struct uffd_claims *c, int bit)
+{
+	bool want = c->features & FEAT(bit);
+	struct uffdio_api api = { 0 };
+	int fd = uffd_open_raw(0), ret;
+
+	if (fd < 0)
+		ksft_exit_fail_msg("userfaultfd: %s\n", strerror(errno));
+	ret = uffd_api(fd, 0, &api);
+	close(fd);
+	check(!ret && !!(api.features & FEAT(bit)) == want,
+	      "UFFD_FEATURE_%s (bit %d) %s, as '%s' claims (features 0x%llx)",
+	      uffd_feature_names[bit].name, bit, want ? "advertised" : "not advertised",
+	      c->ref, (unsigned long long)api.features);
+	return want;
+}
+
+/* The next message of uffd within ms milliseconds. */
+static inline bool uffd_msg_within(int uffd, struct uffd_msg *msg, int ms)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+
+	return poll(&pfd, 1, ms) == 1 && read(uffd, msg, sizeof(*msg)) == sizeof(*msg);
+}
+
 /* A userfaultfd with UFFDIO_API done; exits the test on failure. */
 static inline int uffd_open(uint64_t features)
 {
@@ -503,12 +599,14 @@ static inline void lru_drain_all(void)
 #define PM_SWAP		(1ULL << 62)
 #define PM_PRESENT	(1ULL << 63)
 
-static inline uint64_t pagemap(void *addr)
+/* The frame field of a pagemap entry (a swap entry's type and offset) */
+#define PM_PFN_MASK	((1ULL << 55) - 1)
+
+/* This process's /proc/self/pagemap, open; -1 with errno on failure. */
+static inline int pagemap_fd(void)
 {
 	static int fd = -1;
 	static pid_t owner;
-	uint64_t e = 0;
-	off_t off = (unsigned long)addr / getpagesize() * sizeof(e);
 
 	/* An fd inherited over fork() reads the parent's page tables. */
 	if (fd >= 0 && owner != getpid()) {
@@ -519,9 +617,37 @@ static inline uint64_t pagemap(void *addr)
 		fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 		owner = getpid();
 	}
+	return fd;
+}
+
+static inline uint64_t pagemap(void *addr)
+{
+	int fd = pagemap_fd();
+	uint64_t e = 0;
+	off_t off = (unsigned long)addr / getpagesize() * sizeof(e);
+
 	if (fd < 0 || pread(fd, &e, sizeof(e), off) != sizeof(e))
 		ksft_exit_fail_msg("pagemap: %s\n", strerror(errno));
 	return e;
+}
+
+/*
+ * PAGEMAP_SCAN over [start, start+len) of this process: the regions found
+ * (>= 0) or -errno.  The other fields of a are the caller's (flags, vec,
+ * vec_len, max_pages, the masks); walk_end is left in a.
+ */
+static inline long pm_scan(struct pm_scan_arg *a, void *start, size_t len)
+{
+	int fd = pagemap_fd();
+	long ret;
+
+	a->size = sizeof(*a);
+	a->start = (unsigned long)start;
+	a->end = (unsigned long)start + len;
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, PAGEMAP_SCAN, a);
+	return ret < 0 ? -errno : ret;
 }
 
 /*
