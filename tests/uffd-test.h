@@ -204,10 +204,12 @@ static inline pid_t fork_piped(struct verdict *v, int p[2])
 }
 
 /*
- * Run fn(arg) in a child that became nobody; fn returns 0 or a line of why
- * not, written to the pipe.  Returns true if the child exited 0.
+ * Run fn(arg) in a child (that became nobody if nobody); fn returns 0 or a
+ * line of why not, written to the pipe.  Returns true if the child exited
+ * 0, else verdict_fail()s with "who: why".
  */
-static inline bool as_nobody(struct verdict *v, const char *(*fn)(void *), void *arg)
+static inline bool in_child(struct verdict *v, const char *(*fn)(void *), void *arg,
+			    bool nobody, const char *who)
 {
 	char why[256] = "";
 	int p[2], status;
@@ -217,7 +219,7 @@ static inline bool as_nobody(struct verdict *v, const char *(*fn)(void *), void 
 	if (pid < 0)
 		return false;
 	if (!pid) {
-		const char *r = drop_to_nobody() ? fn(arg) : "cannot become nobody";
+		const char *r = !nobody || drop_to_nobody() ? fn(arg) : "cannot become nobody";
 
 		if (r && write(p[1], r, strlen(r)) < 0)
 			_exit(2);
@@ -233,7 +235,13 @@ static inline bool as_nobody(struct verdict *v, const char *(*fn)(void *), void 
 		why[n] = 0;
 	if (!why[0] && WIFSIGNALED(status))
 		snprintf(why, sizeof(why), "child killed by signal %d", WTERMSIG(status));
-	return verdict_fail(v, "as nobody: %s", why[0] ? why : "child died");
+	return verdict_fail(v, "%s: %s", who, why[0] ? why : "child died");
+}
+
+/* Run fn(arg) in a child that became nobody (in_child()). */
+static inline bool as_nobody(struct verdict *v, const char *(*fn)(void *), void *arg)
+{
+	return in_child(v, fn, arg, true, "as nobody");
 }
 
 /*
