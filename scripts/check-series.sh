@@ -15,6 +15,10 @@ declare -A exceptions=(
 	# ({ BUG(); 0; }) macro, which only gains the new wp_copy argument:
 	# its callers are compiled out there, so it can never run.
 	['*userfaultfd-shmem-support-UFFDIO_COPY_MODE_WP-and-fi*']=AVOID_BUG
+	# The base's BUG_ON(!vma_can_userfault(...)) of register and
+	# unregister only gains the wp_async argument; the loop before each
+	# checks every vma with the same arguments under mmap_lock for write.
+	['*userfaultfd-add-UFFD_FEATURE_WP_ASYNC*']=AVOID_BUG
 )
 # For every patch: the base is Debian's source package, a tree without git
 # history, so checkpatch cannot look up the commit a Fixes: tag names

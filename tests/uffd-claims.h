@@ -20,7 +20,7 @@
  * uffd-wp-async and pagemap-scan skip there (and fail if the kernel has it
  * nonetheless).  The patch that lands the topic sets it to 1.
  */
-#define SERIES_ABI_6_7 0
+#define SERIES_ABI_6_7 1
 /* PAGEMAP_SCAN comes with it, unless the topic lands in two steps. */
 #define SERIES_PAGEMAP_SCAN SERIES_ABI_6_7
 
