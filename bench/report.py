@@ -20,6 +20,11 @@ RATES = {"pages/s", "MiB/s"}
 BEGIN, END = "<!-- results begin -->", "<!-- results end -->"
 # What the issue asks of the series (cost ratios).
 MAX_VS_MAINLINE, MAX_VS_BASE_UNREGISTERED = 1.05, 1.01
+# Benchmark 2 (write tracking): its figures are 2/<mode>/<pattern><size>,
+# size "" for 64 MiB and "-1g" for 1 GiB; each mode is set against Wine's
+# way on 6.7+ (async uffd-wp, collected and re-armed by PAGEMAP_SCAN).
+TRACKING_REF = "uffd-wp-async-scan"
+TRACKING_SIZES = {"": "64 MiB", "-1g": "1 GiB"}
 
 
 def load(rundir):
@@ -112,6 +117,56 @@ def table(order, vals, units, why, kernels):
     return rows, flags
 
 
+def tracking_tables(order, vals, why, kernels):
+    """Benchmark 2 by mode: one table per region size, a row per mode, the
+    median ns per written page of each kernel's dense and sparse patterns,
+    and in brackets each over uffd-wp-async-scan on the same kernel."""
+    figs = [f for f in order if f.startswith("2/") and len(f.split("/")) == 3]
+    if not figs:
+        return []
+    modes, sizes = [], []
+    for f in figs:
+        mode, pat = f.split("/")[1:]
+        size = "-" + pat.split("-", 1)[1] if "-" in pat else ""
+        if mode not in modes:
+            modes.append(mode)
+        if size not in sizes:
+            sizes.append(size)
+    # Wine's way last, where the eye ends.
+    if TRACKING_REF in modes:
+        modes.remove(TRACKING_REF)
+        modes.append(TRACKING_REF)
+
+    def med(mode, pat, k):
+        v = vals.get(f"2/{mode}/{pat}", {}).get(k)
+        return statistics.median(v) if v else None
+
+    out = ["Benchmark 2 by mode: ns per written page, median of the runs; in brackets, times "
+           f"the cost of {TRACKING_REF} (Wine's write watches on 6.7+) on the same kernel "
+           "and pattern. `-`: not run at that size.", ""]
+    for size in sizes:
+        pats = ["dense" + size, "sparse" + size]
+        out += [f"| 2, {TRACKING_SIZES.get(size, size)} | " +
+                " | ".join(f"{k} {p.split('-')[0]}" for k in kernels for p in pats) + " |",
+                "|---|" + "---|" * (2 * len(kernels))]
+        for mode in modes:
+            cells = []
+            for k in kernels:
+                for p in pats:
+                    fig, m = f"2/{mode}/{p}", med(mode, p, k)
+                    ref = med(TRACKING_REF, p, k)
+                    if m is None:
+                        w = why.get(fig, {}).get(k)
+                        cells.append(f"n/a: {w}" if w else "-")
+                    elif mode != TRACKING_REF and ref:
+                        cells.append(f"{fmt(m)} ({m / ref:.1f}x)")
+                    else:
+                        cells.append(fmt(m))
+            out.append(f"| {mode} | " + " | ".join(cells) + " |")
+        out.append("")
+    return out
+
+
 def plot(cdf, kernels, benchdir, rundir):
     figs = [f for f in cdf if f.startswith("1/")]
     if not figs:
@@ -187,6 +242,9 @@ def main():
     out += ["", "Over the limits and outside the noise:" if flags else
             "No figure is over the limits outside the noise.", ""]
     out += ["- " + f for f in flags]
+    tracking = tracking_tables(order, vals, why, kernels)
+    if tracking:
+        out += [""] + tracking[:-1]
     out += ["", "![round-trip latency distributions](latency.png)", "", END]
     readme = os.path.join(benchdir, "README.md")
     with open(readme) as f:

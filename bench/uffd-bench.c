@@ -293,18 +293,43 @@ static void bench_roundtrip(void)
 }
 
 /*
- * 2: write tracking of a 64 MiB anon region (4 KiB pages): arm the
- * tracking, write a pattern (dense: every page; sparse: every 64th),
- * collect the written pages.  ns per written page, arm and collect
- * included.
+ * 2: write tracking of an anon region (4 KiB pages) of 64 MiB and of
+ * 1 GiB: arm the tracking, write a pattern (dense: every page; sparse:
+ * every 64th), collect the written pages.  ns per written page, arm and
+ * collect included.  uffd-wp-async-scan is the way Wine tracks write
+ * watches on 6.7+: an async uffd-wp range, protected once; each round
+ * writes, then one PAGEMAP_SCAN collects the written pages and protects
+ * them again (collect and arm in one ioctl).
  */
-enum wt_method { WT_UFFD_THREAD, WT_UFFD_SIGBUS, WT_MPROTECT, WT_SOFTDIRTY, WT_NR };
+enum wt_method {
+	WT_UFFD_THREAD, WT_UFFD_SIGBUS, WT_MPROTECT, WT_SOFTDIRTY, WT_ASYNC_SCAN, WT_NR
+};
 static const char *const wt_names[] = {
 	"uffd-wp-thread", "uffd-wp-sigbus", "mprotect-sigsegv", "soft-dirty",
+	"uffd-wp-async-scan",
+};
+
+/*
+ * The 6.4-6.7 uapi that the headers the bench is built against may lack:
+ * WP_UNPOPULATED, WP_ASYNC and PAGEMAP_SCAN are spelled out in
+ * uffd-test.h; UFFD_USER_MODE_ONLY (5.11) here.
+ */
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY	1
+#endif
+
+/* The sizes of the region; the figures of 64 MiB keep their names. */
+static const struct {
+	size_t len;
+	const char *suffix;
+	int rounds;
+} wt_sizes[] = {
+	{ 64 * MIB, "", ROUNDS_IN },
+	{ 1024 * MIB, "-1g", 3 },
 };
 
 static char *wt_area;
-static size_t wt_len = 64 * MIB;
+static size_t wt_len;
 static int wt_uffd = -1;
 static volatile unsigned long wt_seen;
 
@@ -345,24 +370,100 @@ static unsigned long soft_dirty_count(int pm)
 	return dirty;
 }
 
-static void bench_tracking(void)
+/*
+ * Wine's uffd write watches: a uffd for user-mode faults only, with async
+ * wp that also protects the empty ptes, the region registered for wp and
+ * protected once.  The uffd, or -1 where the kernel does not offer that
+ * (then the reason is printed as a comment).
+ */
+static int wt_async_open(int pm)
+{
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+		.start = (unsigned long)wt_area,
+		.end = (unsigned long)wt_area + wt_len,
+		.category_mask = PAGE_IS_WRITTEN,
+		.return_mask = PAGE_IS_WRITTEN,
+	};
+	struct page_region r;
+	const char *step;
+	int fd = uffd_open_raw(UFFD_USER_MODE_ONLY);
+
+	if (fd < 0) {
+		printf("# uffd-wp-async-scan: userfaultfd(UFFD_USER_MODE_ONLY): %s\n",
+		       strerror(errno));
+		return -1;
+	}
+	a.vec = (unsigned long)&r;
+	a.vec_len = 1;
+	if (uffd_api(fd, UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_ASYNC, NULL))
+		step = "UFFDIO_API(WP_UNPOPULATED | WP_ASYNC)";
+	else if (uffd_register(fd, wt_area, wt_len, UFFDIO_REGISTER_MODE_WP, NULL))
+		step = "UFFDIO_REGISTER(MODE_WP)";
+	else if (uffd_wp(fd, wt_area, wt_len, true))
+		step = "UFFDIO_WRITEPROTECT";
+	/* Nothing written since: finds nothing, where the ioctl exists. */
+	else if (ioctl(pm, PAGEMAP_SCAN, &a))
+		step = "PAGEMAP_SCAN";
+	else
+		return fd;
+	printf("# uffd-wp-async-scan: %s: %s\n", step, strerror(errno));
+	close(fd);
+	return -1;
+}
+
+/*
+ * One PAGEMAP_SCAN over the region: the written pages, protected again
+ * (a second call only if vec filled up, which a vec of one region per
+ * written page does not).  The number of pages found.
+ */
+static unsigned long wt_async_collect(int pm, struct page_region *vec, size_t vec_len)
+{
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+		.start = (unsigned long)wt_area,
+		.end = (unsigned long)wt_area + wt_len,
+		.vec = (unsigned long)vec,
+		.vec_len = vec_len,
+		.category_mask = PAGE_IS_WRITTEN,
+		.return_mask = PAGE_IS_WRITTEN,
+	};
+	unsigned long pages = 0;
+	long k, i;
+
+	for (;;) {
+		k = ioctl(pm, PAGEMAP_SCAN, &a);
+		if (k < 0)
+			die_errno("PAGEMAP_SCAN");
+		for (i = 0; i < k; i++)
+			pages += (vec[i].end - vec[i].start) / PAGE;
+		if (a.walk_end >= a.end)
+			return pages;
+		a.start = a.walk_end;
+	}
+}
+
+static void bench_tracking_size(int sz, int pm, int cr)
 {
 	static const struct { const char *name; size_t stride; } pats[] = {
 		{ "dense", 1 }, { "sparse", 64 },
 	};
-	struct sigaction sa = { .sa_flags = SA_SIGINFO };
-	int method, pat, r, pm, cr;
+	int method, pat, r, rounds = wt_sizes[sz].rounds;
+	struct page_region *vec;
 	char fig[128];
 
+	wt_len = wt_sizes[sz].len;
 	wt_area = mem_map(MEM_ANON, wt_len, NULL);
+	if (wt_area == MAP_FAILED)
+		die_errno("mmap");
 	madvise(wt_area, wt_len, MADV_NOHUGEPAGE);
 	touch_write(wt_area, wt_len, PAGE);
-	pm = open("/proc/self/pagemap", O_RDONLY);
-	cr = open("/proc/self/clear_refs", O_WRONLY);
-	sa.sa_sigaction = wt_sigbus;
-	sigaction(SIGBUS, &sa, NULL);
-	sa.sa_sigaction = wt_sigsegv;
-	sigaction(SIGSEGV, &sa, NULL);
+	/* One region per written page at most. */
+	vec = calloc(wt_len / PAGE, sizeof(*vec));
+	if (!vec)
+		die_errno("calloc");
 
 	for (method = 0; method < WT_NR; method++) {
 		struct wp_handler h = { .uffd = -1 };
@@ -381,16 +482,22 @@ static void bench_tracking(void)
 		}
 		if (method == WT_SOFTDIRTY && (pm < 0 || cr < 0))
 			why = "no-soft-dirty";
+		if (method == WT_ASYNC_SCAN) {
+			h.uffd = pm < 0 ? -1 : wt_async_open(pm);
+			if (h.uffd < 0)
+				why = "mode-not-offered";
+		}
 		for (pat = 0; pat < 2; pat++) {
 			size_t stride = pats[pat].stride, n = wt_len / PAGE / stride, i;
 			double v[ROUNDS_IN];
 
-			snprintf(fig, sizeof(fig), "2/%s/%s", wt_names[method], pats[pat].name);
+			snprintf(fig, sizeof(fig), "2/%s/%s%s", wt_names[method],
+				 pats[pat].name, wt_sizes[sz].suffix);
 			if (why) {
 				na(fig, why);
 				continue;
 			}
-			for (r = 0; r < ROUNDS_IN; r++) {
+			for (r = 0; r < rounds; r++) {
 				uint64_t t0 = now_ns();
 				unsigned long got;
 
@@ -400,13 +507,16 @@ static void bench_tracking(void)
 						die_errno("protect");
 				} else if (method == WT_MPROTECT) {
 					mprotect(wt_area, wt_len, PROT_READ);
-				} else if (write(cr, "4", 1) != 1) {
+				} else if (method == WT_SOFTDIRTY && write(cr, "4", 1) != 1) {
 					die_errno("clear_refs");
 				}
+				/* WT_ASYNC_SCAN: armed by the collect before. */
 				for (i = 0; i < n; i++)
 					((volatile char *)wt_area)[i * stride * PAGE] = r;
 				if (method == WT_SOFTDIRTY)
 					got = soft_dirty_count(pm);
+				else if (method == WT_ASYNC_SCAN)
+					got = wt_async_collect(pm, vec, n);
 				else if (method == WT_UFFD_THREAD)
 					got = __atomic_exchange_n(&h.wp_faults, 0, __ATOMIC_SEQ_CST);
 				else
@@ -419,21 +529,38 @@ static void bench_tracking(void)
 				if (method == WT_MPROTECT)
 					mprotect(wt_area, wt_len, PROT_READ | PROT_WRITE);
 			}
-			if (isnan(median(v, ROUNDS_IN)) || isnan(v[ROUNDS_IN - 1]))
+			if (isnan(median(v, rounds)) || isnan(v[rounds - 1]))
 				na(fig, "writes-missed");
 			else
-				result(fig, median(v, ROUNDS_IN), "ns");
+				result(fig, median(v, rounds), "ns");
 		}
 		if (method == WT_UFFD_THREAD && !why)
 			wp_handler_stop(&h);
 		if (h.uffd >= 0)
 			close(h.uffd);
 	}
+	free(vec);
+	munmap(wt_area, wt_len);
+}
+
+static void bench_tracking(void)
+{
+	struct sigaction sa = { .sa_flags = SA_SIGINFO };
+	int pm, cr;
+	size_t sz;
+
+	pm = open("/proc/self/pagemap", O_RDONLY);
+	cr = open("/proc/self/clear_refs", O_WRONLY);
+	sa.sa_sigaction = wt_sigbus;
+	sigaction(SIGBUS, &sa, NULL);
+	sa.sa_sigaction = wt_sigsegv;
+	sigaction(SIGSEGV, &sa, NULL);
+	for (sz = 0; sz < sizeof(wt_sizes) / sizeof(wt_sizes[0]); sz++)
+		bench_tracking_size(sz, pm, cr);
 	signal(SIGBUS, SIG_DFL);
 	signal(SIGSEGV, SIG_DFL);
 	close(pm);
 	close(cr);
-	munmap(wt_area, wt_len);
 }
 
 /*
