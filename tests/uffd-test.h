@@ -659,6 +659,100 @@ static inline long pm_scan(struct pm_scan_arg *a, void *start, size_t len)
 }
 
 /*
+ * The regions one walk of PAGEMAP_SCAN gathers at most before it copies
+ * them out (6.12: PMD_SIZE / PAGE_SIZE); a scan with a longer vector walks
+ * again from walk_end, with mmap_lock dropped in between.
+ */
+#define PM_SCAN_ONE_WALK	512
+
+/*
+ * What 6.12 guarantees of a PAGEMAP_SCAN that returned n >= 0 regions into
+ * vec for the argument a (as asked, with walk_end as the kernel left it),
+ * whatever else goes on in the process: NULL, or what is wrong, in why.
+ * - no more regions than vec_len; walk_end page-aligned in [start, end];
+ * - each region page-aligned, not empty, within [start, walk_end] (with
+ *   one walk, and no PM_SCAN_WP_MATCHING; a scan that walks again leaves
+ *   walk_end where its last walk started, as 6.12's pagemap_scan_output()
+ *   only moves it on an early stop; and PM_SCAN_WP_MATCHING puts walk_end
+ *   at the start of a huge page that max_pages lets in only in part, which
+ *   it neither reports nor protects, and walks on: later pages may be
+ *   reported, past walk_end), after the one before;
+ * - its categories within return_mask, agreeing with category_mask and
+ *   category_inverted, and with category_anyof_mask where that is within
+ *   return_mask; adjacent regions of equal categories are one (one walk,
+ *   and no PM_SCAN_WP_MATCHING, whose backing out of a huge page that it
+ *   cannot protect whole may leave two);
+ * - no more pages than max_pages; and a scan stopped by neither the vector
+ *   nor max_pages ends at end (one walk, no PM_SCAN_WP_MATCHING, which
+ *   stops before a huge page it cannot protect whole).
+ */
+static inline const char *pm_scan_result_bad(const struct pm_scan_arg *a,
+					     const struct page_region *vec, long n,
+					     char *why, size_t sz)
+{
+	uint64_t ps = getpagesize(), end = (a->end + ps - 1) & ~(ps - 1), pages = 0;
+	uint64_t R = a->return_mask, M = a->category_mask & R, A = a->category_anyof_mask;
+	uint64_t inv = a->category_inverted;
+	bool one = a->vec_len <= PM_SCAN_ONE_WALK, wp = a->flags & PM_SCAN_WP_MATCHING;
+	long k;
+
+	if (n > (long)a->vec_len) {
+		snprintf(why, sz, "%ld regions, vec_len %llu", n, (unsigned long long)a->vec_len);
+		return why;
+	}
+	if (a->walk_end < a->start || a->walk_end > end || a->walk_end % ps) {
+		snprintf(why, sz, "walk_end 0x%llx out of [0x%llx, 0x%llx]",
+			 (unsigned long long)a->walk_end, (unsigned long long)a->start,
+			 (unsigned long long)end);
+		return why;
+	}
+	for (k = 0; k < n; k++) {
+		const struct page_region *r = &vec[k];
+		uint64_t c = r->categories;
+
+		if (r->start % ps || r->end % ps || r->start >= r->end || r->start < a->start ||
+		    r->end > (one && !wp ? a->walk_end : end)) {
+			snprintf(why, sz, "region %ld 0x%llx-0x%llx out of [0x%llx, walk_end 0x%llx]",
+				 k, (unsigned long long)r->start, (unsigned long long)r->end,
+				 (unsigned long long)a->start, (unsigned long long)a->walk_end);
+			return why;
+		}
+		if (k && r->start < r[-1].end) {
+			snprintf(why, sz, "region %ld 0x%llx-0x%llx before the end of the one before",
+				 k, (unsigned long long)r->start, (unsigned long long)r->end);
+			return why;
+		}
+		if (k && one && !wp && r->start == r[-1].end && c == r[-1].categories) {
+			snprintf(why, sz, "regions %ld and %ld adjacent, both categories 0x%llx",
+				 k - 1, k, (unsigned long long)c);
+			return why;
+		}
+		if ((c & ~R) || (c & M) != (~inv & M) ||
+		    (A && !(A & ~R) && !((c ^ inv) & A))) {
+			snprintf(why, sz, "region %ld categories 0x%llx; masks 0x%llx anyof 0x%llx"
+				 " inverted 0x%llx return 0x%llx", k, (unsigned long long)c,
+				 (unsigned long long)a->category_mask, (unsigned long long)A,
+				 (unsigned long long)inv, (unsigned long long)R);
+			return why;
+		}
+		pages += (r->end - r->start) / ps;
+	}
+	if (a->max_pages && pages > a->max_pages) {
+		snprintf(why, sz, "%llu pages, max_pages %llu", (unsigned long long)pages,
+			 (unsigned long long)a->max_pages);
+		return why;
+	}
+	if (one && !wp && n < (long)a->vec_len && (!a->max_pages || pages < a->max_pages) &&
+	    a->walk_end != end) {
+		snprintf(why, sz, "stopped at 0x%llx before end 0x%llx (%ld of %llu regions,"
+			 " %llu pages)", (unsigned long long)a->walk_end, (unsigned long long)end,
+			 n, (unsigned long long)a->vec_len, (unsigned long long)pages);
+		return why;
+	}
+	return NULL;
+}
+
+/*
  * A fault handler thread: counts write-protect faults and resolves each by
  * un-protecting the faulting page (of size page).  A fork event records the
  * child's userfaultfd in fork_ufd, a remap event is counted.  Any other
