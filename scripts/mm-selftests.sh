@@ -98,7 +98,7 @@ parse() {
 		gsub(/[[:space:]]+$/, "", desc)
 		# pagemap_ioctl names the results of its transact_test by counts
 		# that differ from run to run: they are compared without them.
-		if (prog == "pagemap_ioctl" && desc ~ /^transact_test /)
+		if (prog ~ /^pagemap_ioctl(_nonoexec)?$/ && desc ~ /^transact_test /)
 			gsub(/[0-9]+(\.[0-9]+)?/, "N", desc)
 		nr++
 		rdesc[nr] = desc; rv[nr] = v; rdetail[nr] = rest
