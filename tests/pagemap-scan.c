@@ -489,12 +489,11 @@ static bool map_thp(struct env *e)
 	e->page = psize;
 	e->npages = THP_PAGES;
 	e->len = HPAGE_SIZE;
-	e->p = map_aligned(HPAGE_SIZE, HPAGE_SIZE, MAP_PRIVATE, -1);
+	e->p = map_thp_range();
 	if (e->p == MAP_FAILED) {
 		e->p = NULL;
 		return fail(e, "mmap: %s", strerror(errno));
 	}
-	madvise(e->p, HPAGE_SIZE, MADV_HUGEPAGE);
 	return true;
 }
 

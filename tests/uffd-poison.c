@@ -1047,12 +1047,11 @@ static bool t_thp(struct env *e, enum uffd_mem mem)
 	e->mfd = -1;
 	e->page = getpagesize();
 	e->len = HPAGE_SIZE;
-	e->p = map_aligned(HPAGE_SIZE, HPAGE_SIZE, MAP_PRIVATE, -1);
+	e->p = map_thp_range();
 	if (e->p == MAP_FAILED) {
 		e->p = NULL;
 		return fail(e, "mmap: %s", strerror(errno));
 	}
-	madvise(e->p, HPAGE_SIZE, MADV_HUGEPAGE);
 	for (i = 0; i < HPAGE_SIZE / e->page; i++)
 		memset(pg(e, i), pattern(i), e->page);
 	if (smaps_kb(e->p, "AnonHugePages") != 2048)

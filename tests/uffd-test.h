@@ -494,6 +494,19 @@ static inline char *map_aligned(size_t len, size_t align, int flags, int fd)
 		    (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
 }
 
+/*
+ * A 2 MiB-aligned private anonymous range that may be mapped by a THP
+ * (MADV_HUGEPAGE), or MAP_FAILED.
+ */
+static inline char *map_thp_range(void)
+{
+	char *p = map_aligned(HPAGE_SIZE, HPAGE_SIZE, MAP_PRIVATE, -1);
+
+	if (p != MAP_FAILED)
+		madvise(p, HPAGE_SIZE, MADV_HUGEPAGE);
+	return p;
+}
+
 /* UFFDIO_REGISTER of [p, p+len); returns 0 or -errno, ioctls in *ioctls. */
 static inline int uffd_register(int fd, void *p, size_t len, uint64_t mode,
 				uint64_t *ioctls)
