@@ -318,6 +318,9 @@ static const char *const wt_names[] = {
 #define UFFD_USER_MODE_ONLY	1
 #endif
 
+/* The one mode to run ("2/<mode>" on the command line), or NULL: all */
+static const char *wt_only;
+
 /* The sizes of the region; the figures of 64 MiB keep their names. */
 static const struct {
 	size_t len;
@@ -468,6 +471,9 @@ static void bench_tracking_size(int sz, int pm, int cr)
 	for (method = 0; method < WT_NR; method++) {
 		struct wp_handler h = { .uffd = -1 };
 		const char *why = NULL;
+
+		if (wt_only && strcmp(wt_only, wt_names[method]))
+			continue;
 
 		if (method == WT_UFFD_THREAD || method == WT_UFFD_SIGBUS) {
 			uint64_t f = method == WT_UFFD_SIGBUS ? UFFD_FEATURE_SIGBUS : 0;
@@ -914,7 +920,7 @@ static void (*const benches[])(void) = {
 int main(int argc, char **argv)
 {
 	struct uffdio_api api = { 0 };
-	int fd = uffd_open_raw(0), i, b;
+	int fd = uffd_open_raw(0), i, b, m;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (fd < 0 || uffd_api(fd, 0, &api))
@@ -928,9 +934,21 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (i = 1; i < argc; i++) {
+		const char *mode = strchr(argv[i], '/');
+
 		b = atoi(argv[i]);
+		wt_only = NULL;
+		if (mode && b == 2) {
+			wt_only = mode + 1;
+			for (m = 0; m < WT_NR && strcmp(wt_only, wt_names[m]); m++)
+				;
+			if (m == WT_NR)
+				b = 0;
+		} else if (mode) {
+			b = 0;
+		}
 		if (b < 1 || b > 7) {
-			fprintf(stderr, "usage: uffd-bench all | N... (1-7)\n");
+			fprintf(stderr, "usage: uffd-bench all | N... (1-7, or 2/<mode>)\n");
 			return 2;
 		}
 		benches[b]();

@@ -15,12 +15,20 @@
  * (WP_ASYNC implies WP_UNPOPULATED), across reclaim, THP splits and fork.
  * Every check verifies the data.
  *
+ * Pinned pages: an anonymous page pinned for DMA (an io_uring fixed
+ * buffer) that is write-protected, then written, stays the page the pin
+ * holds, whether the protection is asynchronous or resolved by a handler
+ * (5.10's base copied it at the write that followed the un-protection).
+ *
  * A kernel that does not claim a feature (uffd-claims.h) skips its
  * scenarios, and fails if it advertises or accepts it nonetheless.
  */
 #include "uffd-test.h"
 
 #include <signal.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <linux/io_uring.h>
 
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
@@ -397,13 +405,13 @@ static bool t_async_reclaim(struct env *e, enum uffd_mem mem)
 }
 
 /* A 2 MiB-aligned anon range mapped by a THP, registered, protected. */
-static bool setup_thp(struct env *e, enum uffd_mem mem)
+static bool setup_thp_unprotected(struct env *e, uint64_t features)
 {
 	size_t i;
 	int ret;
 
 	memset(e, 0, sizeof(*e));
-	e->mem = mem;
+	e->mem = MEM_ANON;
 	e->uffd = -1;
 	e->mfd = -1;
 	e->page = getpagesize();
@@ -418,12 +426,18 @@ static bool setup_thp(struct env *e, enum uffd_mem mem)
 		memset(pg(e, i), pattern(i), e->page);
 	if (smaps_kb(e->p, "AnonHugePages") != 2048)
 		return skip(e, "no THP (AnonHugePages of the range is not 2048 kB)");
-	e->uffd = uffd_open(UFFD_FEATURE_WP_ASYNC);
+	e->uffd = uffd_open(features);
 	ret = uffd_register(e->uffd, e->p, e->len, UFFDIO_REGISTER_MODE_WP, NULL);
 	if (ret)
 		return fail(e, "UFFDIO_REGISTER: %s", strerror(-ret));
 	wp_handler_start(&e->h, e->uffd, e->page);
-	return protect_all(e) && tracked(e, none_written, 0, false, "after protecting the THP");
+	return true;
+}
+
+static bool setup_thp(struct env *e, enum uffd_mem mem)
+{
+	return setup_thp_unprotected(e, UFFD_FEATURE_WP_ASYNC) && protect_all(e) &&
+	       tracked(e, none_written, 0, false, "after protecting the THP");
 }
 
 /*
@@ -556,6 +570,247 @@ static bool t_async_fork_event(struct env *e, enum uffd_mem mem)
 	return t_async_fork(e, mem, true);
 }
 
+/*
+ * An io_uring whose one fixed buffer is a page of ours: registering it pins
+ * the page (FOLL_PIN | FOLL_LONGTERM), as a driver doing DMA would, and
+ * IORING_OP_READ_FIXED then writes into the page through that pin, not
+ * through our page tables.
+ */
+struct pin_ring {
+	int fd;
+	char *sq;
+	struct io_uring_sqe *sqes;
+	size_t sq_len, sqes_len;
+	struct io_uring_params prm;
+};
+
+static void pin_ring_close(struct pin_ring *r)
+{
+	if (r->sqes)
+		munmap(r->sqes, r->sqes_len);
+	if (r->sq)
+		munmap(r->sq, r->sq_len);
+	if (r->fd >= 0)
+		close(r->fd);
+}
+
+/* 0, or -errno; 1: no io_uring with one mapping for both rings (5.4) */
+static int pin_ring_open(struct pin_ring *r, void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	size_t cq_len;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = syscall(__NR_io_uring_setup, 2, &r->prm);
+	if (r->fd < 0)
+		return 1;
+	if (!(r->prm.features & IORING_FEAT_SINGLE_MMAP)) {
+		close(r->fd);
+		r->fd = -1;
+		return 1;
+	}
+	r->sq_len = r->prm.sq_off.array + r->prm.sq_entries * sizeof(__u32);
+	cq_len = r->prm.cq_off.cqes + r->prm.cq_entries * sizeof(struct io_uring_cqe);
+	if (cq_len > r->sq_len)
+		r->sq_len = cq_len;
+	r->sqes_len = r->prm.sq_entries * sizeof(struct io_uring_sqe);
+	r->sq = mmap(NULL, r->sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		     r->fd, IORING_OFF_SQ_RING);
+	if (r->sq == MAP_FAILED) {
+		r->sq = NULL;
+		return -errno;
+	}
+	r->sqes = mmap(NULL, r->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		       r->fd, IORING_OFF_SQES);
+	if (r->sqes == MAP_FAILED) {
+		r->sqes = NULL;
+		return -errno;
+	}
+	if (syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_BUFFERS, &iov, 1))
+		return -errno;
+	return 0;
+}
+
+/* READ_FIXED of len bytes of fd (from offset 0) into buf: bytes read or -errno */
+static long pin_ring_read(struct pin_ring *r, int fd, void *buf, size_t len)
+{
+	unsigned int *tail = (unsigned int *)(r->sq + r->prm.sq_off.tail);
+	unsigned int mask = *(unsigned int *)(r->sq + r->prm.sq_off.ring_mask);
+	unsigned int *array = (unsigned int *)(r->sq + r->prm.sq_off.array);
+	unsigned int *cq_head = (unsigned int *)(r->sq + r->prm.cq_off.head);
+	unsigned int cq_mask = *(unsigned int *)(r->sq + r->prm.cq_off.ring_mask);
+	struct io_uring_cqe *cqes = (struct io_uring_cqe *)(r->sq + r->prm.cq_off.cqes);
+	unsigned int t = *tail, h;
+	struct io_uring_sqe *sqe = &r->sqes[t & mask];
+	long res;
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_READ_FIXED;
+	sqe->fd = fd;
+	sqe->addr = (unsigned long)buf;
+	sqe->len = len;
+	sqe->buf_index = 0;
+	array[t & mask] = t & mask;
+	__atomic_store_n(tail, t + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, r->fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return -errno;
+	h = __atomic_load_n(cq_head, __ATOMIC_ACQUIRE);
+	res = cqes[h & cq_mask].res;
+	__atomic_store_n(cq_head, h + 1, __ATOMIC_RELEASE);
+	return res;
+}
+
+enum pin_protect { PIN_UFFDIO, PIN_SCAN, PIN_SYNC, PIN_NONE };
+
+/*
+ * The CPU writes page 0, then the "device" writes it through the pin (a
+ * page of 'D' read from src): the program must read the device's data.
+ */
+static bool pinned_write(struct env *e, struct pin_ring *r, int src, const char *when)
+{
+	long n;
+
+	memset(pg(e, 0), 'C', e->page);
+	n = pin_ring_read(r, src, pg(e, 0), e->page);
+	if (n != (long)e->page)
+		return fail(e, "%s: READ_FIXED: %s", when, n < 0 ? strerror(-n) : "short");
+	return page_is(e, 0, 'D', when);
+}
+
+/*
+ * A page pinned for DMA (an io_uring fixed buffer) that is write-protected
+ * and then written by the CPU must stay the page the pin holds: what the
+ * device writes later is what the program reads.  5.10 copies an
+ * anonymous page whose count is not one at a write fault, so such a page
+ * must never be left read-only for the write that follows: not by the
+ * protection (resolved by the kernel, WP_ASYNC, or by the handler), not
+ * by the split of a protected THP, not by the un-protection of the whole
+ * range afterwards (PIN_NONE: of a range where nothing was protected).
+ * Mainline keeps such pages exclusive instead.
+ */
+static bool t_pinned(struct env *e, enum pin_protect how, bool thp)
+{
+	static const bool first[MAX_PAGES] = { [0] = true };
+	struct pm_scan_arg a = { .flags = PM_SCAN_WP_MATCHING };
+	uint64_t features = how == PIN_SYNC || how == PIN_NONE ? 0 : UFFD_FEATURE_WP_ASYNC;
+	struct pin_ring r;
+	char dma[256];
+	bool ok = false;
+	size_t k;
+	long n;
+	int src, ret;
+
+	if (thp ? !setup_thp_unprotected(e, features) :
+		  !setup(e, MEM_ANON, features, false, false))
+		return false;
+	ret = pin_ring_open(&r, pg(e, 0), e->page);
+	if (ret) {
+		pin_ring_close(&r);
+		return ret > 0 ? skip(e, "no io_uring") :
+				 fail(e, "IORING_REGISTER_BUFFERS: %s", strerror(-ret));
+	}
+	/* what the device will write: a page of 'D' in a memfd */
+	memset(dma, 'D', sizeof(dma));
+	src = memfd_create("dma", 0);
+	for (k = 0; src >= 0 && k < e->page; k += sizeof(dma))
+		if (pwrite(src, dma, sizeof(dma), k) != sizeof(dma))
+			break;
+	if (src < 0 || k < e->page) {
+		ok = fail(e, "the device's data in a memfd: %s", strerror(errno));
+		goto out;
+	}
+	if (thp && smaps_kb(e->p, "AnonHugePages") != 2048) {
+		ok = skip(e, "no THP after the pin");
+		goto out;
+	}
+	if (how == PIN_NONE)
+		goto unprotect;
+	if (how == PIN_SCAN) {
+		n = pm_scan(&a, e->p, e->len);
+		ret = n < 0 ? n : 0;
+	} else {
+		ret = uffd_wp(e->uffd, e->p, e->len, true);
+	}
+	if (ret) {
+		ok = fail(e, "protect: %s", strerror(-ret));
+		goto out;
+	}
+	/* the pages nobody pinned are protected (a THP is pinned whole) */
+	if (!thp && !wp_bit_is(e, 1, true, "an unpinned page after protect"))
+		goto out;
+	if (!pinned_write(e, &r, src, "the pinned page written while protected"))
+		goto out;
+	/*
+	 * A pinned THP stays unprotected whole on the series; 6.12 protects
+	 * it and splits it at the write: only page 0 is sure to be written.
+	 */
+	if (how != PIN_SYNC &&
+	    (!wp_bit_is(e, 0, false, "the written pinned page") ||
+	     (!thp && !scan_written(e, first, "the written pinned page")) ||
+	     !no_messages(e, "the written pinned page")))
+		goto out;
+unprotect:
+	ret = uffd_wp(e->uffd, e->p, e->len, false);
+	if (ret) {
+		ok = fail(e, "un-protect: %s", strerror(-ret));
+		goto out;
+	}
+	/*
+	 * A THP that stays mapped whole is reused whole by a write fault:
+	 * split it, so that the write meets page 0's own pte.
+	 */
+	if (thp && madvise(pg(e, THP_PAGES - 1), e->page, MADV_DONTNEED)) {
+		ok = fail(e, "MADV_DONTNEED: %s", strerror(errno));
+		goto out;
+	}
+	ok = pinned_write(e, &r, src, "the pinned page written after the range was un-protected");
+out:
+	if (src >= 0)
+		close(src);
+	pin_ring_close(&r);
+	return ok;
+}
+
+static bool t_pinned_uffdio(struct env *e, enum uffd_mem mem)
+{
+	return t_pinned(e, PIN_UFFDIO, false);
+}
+
+static bool t_pinned_scan(struct env *e, enum uffd_mem mem)
+{
+	return t_pinned(e, PIN_SCAN, false);
+}
+
+static bool t_pinned_sync(struct env *e, enum uffd_mem mem)
+{
+	return t_pinned(e, PIN_SYNC, false);
+}
+
+static bool t_pinned_unprotect(struct env *e, enum uffd_mem mem)
+{
+	return t_pinned(e, PIN_NONE, false);
+}
+
+static bool t_pinned_thp_unprotect(struct env *e, enum uffd_mem mem)
+{
+	return t_pinned(e, PIN_NONE, true);
+}
+
+static bool t_pinned_thp_uffdio(struct env *e, enum uffd_mem mem)
+{
+	return t_pinned(e, PIN_UFFDIO, true);
+}
+
+static bool t_pinned_thp_scan(struct env *e, enum uffd_mem mem)
+{
+	return t_pinned(e, PIN_SCAN, true);
+}
+
+static bool t_pinned_thp_sync(struct env *e, enum uffd_mem mem)
+{
+	return t_pinned(e, PIN_SYNC, true);
+}
+
 struct scenario {
 	const char *name;
 	bool (*run)(struct env *e, enum uffd_mem mem);
@@ -581,6 +836,22 @@ static const struct scenario scenarios[] = {
 	  .feature = 15, .anon_only = true },
 	{ .name = "async: fork without event", .run = t_async_fork_noevent, .feature = 15 },
 	{ .name = "async: fork with event", .run = t_async_fork_event, .feature = 15 },
+	{ .name = "async: a pinned page protected by UFFDIO_WRITEPROTECT stays the DMA target",
+	  .run = t_pinned_uffdio, .feature = 15, .anon_only = true },
+	{ .name = "async: a pinned page protected by PAGEMAP_SCAN stays the DMA target",
+	  .run = t_pinned_scan, .feature = 15, .anon_only = true },
+	{ .name = "wp: a pinned page resolved by the handler stays the DMA target",
+	  .run = t_pinned_sync, .feature = -1, .anon_only = true },
+	{ .name = "async: a pinned THP protected by UFFDIO_WRITEPROTECT stays the DMA target",
+	  .run = t_pinned_thp_uffdio, .feature = 15, .anon_only = true },
+	{ .name = "async: a pinned THP protected by PAGEMAP_SCAN stays the DMA target",
+	  .run = t_pinned_thp_scan, .feature = 15, .anon_only = true },
+	{ .name = "wp: a pinned THP resolved by the handler stays the DMA target",
+	  .run = t_pinned_thp_sync, .feature = -1, .anon_only = true },
+	{ .name = "wp: un-protecting a range leaves a pinned page the DMA target",
+	  .run = t_pinned_unprotect, .feature = -1, .anon_only = true },
+	{ .name = "wp: un-protecting a range leaves a pinned THP the DMA target",
+	  .run = t_pinned_thp_unprotect, .feature = -1, .anon_only = true },
 };
 
 #define NR_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
