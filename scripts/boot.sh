@@ -49,6 +49,17 @@ qemu=(qemu-system-x86_64 $(accel) -m "$mem" -smp "${GUEST_CPUS:-2}" -nographic
 	-no-reboot -kernel "$kernel" -initrd "$initrd" -append "$cmdline"
 	-nic none -monitor none)
 
+# One guest at a time on this machine (any checkout that shares build/): a
+# second TCG guest beside a run halves its CPU, and the time limits of
+# tests and the timings of benchmarks then mean nothing.  The KVM probe
+# above runs before the lock is taken.
+mkdir -p "$BUILD"
+exec 9>"$BUILD/guest.lock"
+if ! flock -n 9; then
+	log "waiting for the guest that runs now to finish ($BUILD/guest.lock)"
+	flock 9
+fi
+
 if [ "$mode" = shell ]; then
 	"${qemu[@]}" -serial mon:stdio -serial "file:$results" || true
 	exit 0
