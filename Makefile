@@ -1,9 +1,10 @@
 # userfaultfd for Linux 5.10: the harness.  `make help` lists the targets.
 # Flavours: REF=series (default) | base | mainline | fixes | no-collapse,
-# DEBUG=0 (default) | 1.
+# DEBUG=0 (default) | 1, ARCH=x86_64 (default) | arm64.
 SHELL := /bin/bash
 export REF ?= series
 export DEBUG ?= 0
+export ARCH ?= x86_64
 
 .PHONY: help run check soak bench vm-selftests mm-selftests shell guest mainline-tests worktree export check-series each-patch kernel tests clean
 
@@ -23,6 +24,7 @@ help:
 	@echo 'make each-patch     build the kernel at every patch, then with the features masked (x86_64, i386)'
 	@echo 'make kernel | tests build only the kernel of the flavour | the guest test programs'
 	@echo 'Flavours: REF=series|base|mainline  DEBUG=1 (KASAN, lockdep, DEBUG_VM, ...)'
+	@echo '  ARCH=arm64: cross-built, booted with qemu-system-aarch64 -M virt (check, run, guest, shell, kernel, tests)'
 	@echo '  cuts of the series: REF=fixes (its first topic alone), REF=no-collapse (without MADV_COLLAPSE)'
 	@echo 'Exit codes: 1 tests failed or missing, 2 setup/build error, 3 timeout, 4 kernel splat or taint'
 
@@ -75,4 +77,4 @@ tests:
 	@scripts/host-deps.sh && scripts/build-tests.sh
 
 clean:
-	rm -rf build/obj-* build/tests build/headers build/mainline-tests out
+	rm -rf build/obj-* build/tests build/tests-arm64 build/headers build/headers-arm64 build/mainline-tests build/mainline-tests-arm64 out

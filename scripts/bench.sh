@@ -10,7 +10,7 @@
 # TESTS_DIR=dir takes bench/uffd-bench from a tests directory built before
 # (as guest.sh does) instead of building tests/ now.  Each kernel is built
 # (or found up to date) once, before the first run: every run of a kernel
-# boots that bzImage with those binaries, even if a tree changes meanwhile.
+# boots that kernel image with those binaries, even if a tree changes meanwhile.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -50,15 +50,15 @@ if [ "$benches" = all ] || [[ " $benches " == *" 7 "* ]]; then
 	base_src=$(ref_src base)
 	[ -f "$base_src/Makefile" ] || "$TOP/scripts/fetch-source.sh" "$TOP/base/linux-5.10.pin" "$base_src"
 	base_hdr=$dir/base-headers
-	make -s -C "$base_src" O="$BUILD/obj-base-headers" ARCH=x86_64 headers_install \
+	make -s -C "$base_src" O="$BUILD/obj-base-headers$ASUFFIX" ARCH="$ARCH" headers_install \
 		INSTALL_HDR_PATH="$base_hdr" >/dev/null
-	gcc -static -Wall -isystem "$base_hdr/include" -o "$files/userfaultfd-5.10" \
+	"${CROSS}gcc" -static -Wall -isystem "$base_hdr/include" -o "$files/userfaultfd-5.10" \
 		"$base_src/tools/testing/selftests/vm/userfaultfd.c" -lpthread
 fi
 {
 	echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "host: $(nproc) CPUs, $(awk '/^model name/ { $1 = $2 = $3 = ""; print; exit }' /proc/cpuinfo | sed 's/^ *//')"
-	echo "qemu: $(qemu-system-x86_64 --version | head -n 1)"
+	echo "qemu: $("$(qemu_system)" --version | head -n 1)"
 	echo "rounds: $rounds; kernels: ${kernels[*]}; benchmarks: $benches"
 } >"$dir/machine.txt"
 

@@ -9,6 +9,7 @@
 # Uses build/obj-step*; leaves the work tree at its branch again.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+[ "$ARCH" = x86_64 ] || die "make each-patch builds for x86_64 and i386 only (ARCH=$ARCH)"
 
 src=$(ref_src series)
 cfg=$(ref_obj series 0)/.config

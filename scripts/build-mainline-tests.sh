@@ -6,6 +6,8 @@
 # runs them), and the programs of tests/mm-selftests.list for
 # `make mm-selftests` (run-mm-selftests).  Used by mainline-tests.sh,
 # mm-selftests.sh and bench.sh; prints the directory that holds them.
+# ARCH=arm64: cross-built into build/mainline-tests-arm64, with arm64's
+# static libraries from Debian (scripts/arm64-root.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -18,7 +20,12 @@ src=$(ref_src mainline)
 [ -f "$src/Makefile" ] || "$TOP/scripts/fetch-source.sh" "$TOP/base/linux-6.12.pin" "$src"
 sel=$src/tools/testing/selftests
 list=$TOP/tests/mm-selftests.list
-dst=$BUILD/mainline-tests
+dst=$BUILD/mainline-tests$ASUFFIX
+cc=${CROSS}gcc
+if [ "$ARCH" = arm64 ]; then
+	root=$("$TOP/scripts/arm64-root.sh" | tail -n 1)
+	cc="$cc -idirafter $root/usr/include -L $root/usr/lib/aarch64-linux-gnu"
+fi
 hdr=$dst/headers
 bin=$dst/guest
 
@@ -30,28 +37,32 @@ mm_progs=$(awk '!/^[[:space:]]*(#|except[[:space:]]|retry[[:space:]]|$)/ {
 }' "$list" | sort -u)
 
 # Redone when the tree (its pin), the sources, the static libraries, the
-# set of programs, this script or gcc change.
+# set of programs, this script or gcc (or the cross compiler and arm64's
+# libraries) change.
 stamp=$({
 	cat "$TOP/base/linux-6.12.pin" "$src/Makefile" "$sel"/kselftest*.h "$sel"/mm/*.[ch] \
 		"$sel/mm/Makefile" "$sel/mm/check_config.sh" "$src/mm/gup_test.h" "$0"
 	echo "$mm_progs"
 	dpkg-query -W libnuma-dev liburing-dev libcap-dev
 	gcc --version
+	[ -z "$CROSS" ] || { "${CROSS}gcc" --version; cat "$root/.stamp"; }
 } | sha256sum | cut -d' ' -f1)
 if [ ! -f "$dst/.stamp" ] || [ "$(cat "$dst/.stamp")" != "$stamp" ]; then
 	log "building mainline's mm selftests in ${dst#"$TOP"/}"
 	rm -rf "$dst"
 	mkdir -p "$bin"
-	make -s -C "$src" O="$BUILD/obj-mainline-headers" ARCH=x86_64 headers_install \
+	make -s -C "$src" O="$BUILD/obj-mainline-headers$ASUFFIX" ARCH="$ARCH" headers_install \
 		INSTALL_HDR_PATH="$hdr" >/dev/null
 	# The Makefile's probe for liburing: local_config.h and .mk in $dst.
-	(cd "$dst" && sh "$sel/mm/check_config.sh" gcc)
+	(cd "$dst" && sh "$sel/mm/check_config.sh" "$cc")
 	iouring=$(sed -n 's/^IOURING_EXTRA_LIBS = *//p' "$dst/local_config.mk")
 	# tools/testing/selftests/mm/Makefile's CFLAGS and LDLIBS, plus -static.
 	cflags=(-Wall -O2 -I "$src" -I "$dst" -isystem "$hdr/include" -isystem "$src/tools/include/uapi"
 		-U_FORTIFY_SOURCE -no-pie -static)
 	for p in uffd-unit-tests uffd-stress khugepaged $mm_progs; do
 		[ -e "$bin/$p" ] && continue
+		# protection_keys_64: x86 only (the Makefile's VMTARGETS).
+		[ "$ARCH:$p" != arm64:protection_keys_64 ] || continue
 		c=${p%_64} extra=()
 		# The Makefile's "$(OUTPUT)/<p>: LDLIBS += ..." lines.
 		read -r -a libs < <(awk -v t="\$(OUTPUT)/$c" -v uring="$iouring" '
@@ -84,7 +95,8 @@ if [ ! -f "$dst/.stamp" ] || [ "$(cat "$dst/.stamp")" != "$stamp" ]; then
 		[ -f "$src_dir/$c.c" ] || die "tests/mm-selftests.list: no $c.c in ${sel#"$TOP"/}/mm"
 		# In the directory, as its Makefile builds: __FILE__ is then the
 		# bare name (gup_longterm makes its "local tmpfile" from it).
-		(cd "$src_dir" && gcc "${cflags[@]}" "${extra[@]}" -o "$bin/$p" "$c.c" \
+		# shellcheck disable=SC2086
+		(cd "$src_dir" && $cc "${cflags[@]}" "${extra[@]}" -o "$bin/$p" "$c.c" \
 			"$sel/mm/vm_util.c" "$sel/mm/thp_settings.c" -lrt -lpthread -lm \
 			${libs[@]+"${libs[@]}"})
 	done

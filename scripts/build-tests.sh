@@ -2,7 +2,8 @@
 # Build the guest's test programs, static, against the series' own exported
 # headers (never the host's): our tests in tests/, the demo, and the work
 # tree's own tools/testing/selftests/vm/userfaultfd.  The same binaries run
-# on every REF, so that a test means the same on each kernel.
+# on every REF, so that a test means the same on each kernel.  ARCH=arm64:
+# cross-built into build/tests-arm64, against the arm64 uapi headers.
 # Prints the directory that holds them and tests/list.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -14,23 +15,29 @@ src=$(ref_src series)
 series_tree_lock -s
 exec 8>"$BUILD/tests.lock"
 flock 8
-hdrobj=$BUILD/obj-headers
-hdr=$BUILD/headers
-dst=$BUILD/tests
+hdrobj=$BUILD/obj-headers$ASUFFIX
+hdr=$BUILD/headers$ASUFFIX
+dst=$BUILD/tests$ASUFFIX
 
 # Exported headers of the series, redone when the work tree changes.
-hstamp=$({ git -C "$src" rev-parse HEAD; git -C "$src" diff HEAD -- include/uapi arch/x86/include/uapi; } | sha256sum)
+hstamp=$({ git -C "$src" rev-parse HEAD; git -C "$src" diff HEAD -- include/uapi "arch/$SRCARCH/include/uapi"; } | sha256sum)
 if [ ! -f "$hdr/.stamp" ] || [ "$(cat "$hdr/.stamp")" != "$hstamp" ]; then
 	log "exporting the series' uapi headers"
 	rm -rf "$hdr"
-	make -s -C "$src" O="$hdrobj" ARCH=x86_64 headers_install INSTALL_HDR_PATH="$hdr" >/dev/null
+	make -s -C "$src" O="$hdrobj" ARCH="$ARCH" headers_install INSTALL_HDR_PATH="$hdr" >/dev/null
 	echo "$hstamp" >"$hdr/.stamp"
 fi
 
 rm -rf "$dst.tmp"
 mkdir -p "$dst.tmp"
-CC=${CC:-gcc}
+CC=${CC:-${CROSS}gcc}
 inc=(-isystem "$hdr/include" -I "$src/tools/testing/selftests" -I "$TOP/tests")
+# libcap of the vm selftests: the host's, or arm64's from Debian.
+vm_libs=()
+if [ "$ARCH" = arm64 ]; then
+	root=$("$TOP/scripts/arm64-root.sh" | tail -n 1)
+	vm_libs=(-idirafter "$root/usr/include" -L "$root/usr/lib/aarch64-linux-gnu")
+fi
 ours=(-D_GNU_SOURCE -static -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror "${inc[@]}")
 
 for c in "$TOP"/tests/*.c "$TOP"/demo/*.c; do
@@ -54,7 +61,10 @@ for t in compaction_test hugepage-mmap hugepage-shm khugepaged map_fixed_norepla
 	map_hugetlb map_populate mlock-random-test mlock2-tests mremap_dontunmap \
 	on-fault-limit protection_keys thuge-gen transhuge-stress va_128TBswitch \
 	virtual_address_range; do
-	"$CC" -static -O2 -Wall "${inc[@]}" -o "$dst.tmp/vm/$t" "$vm/$t.c" -lrt -lpthread -lcap
+	# Protection keys: x86 (and powerpc) only, as in their Makefile.
+	[ "$ARCH:$t" != arm64:protection_keys ] || continue
+	"$CC" -static -O2 -Wall "${inc[@]}" ${vm_libs[@]+"${vm_libs[@]}"} -o "$dst.tmp/vm/$t" "$vm/$t.c" \
+		-lrt -lpthread -lcap
 done
 # hugepage-mmap opens huge/hugepagefile; transhuge-stress runs until stopped
 # (alive after 20 s is its pass, as run_vmtests has no test of it).
@@ -62,7 +72,9 @@ printf '#!/bin/sh\ncd /mnt && exec /tests/vm/hugepage-mmap\n' >"$dst.tmp/vm/huge
 printf '#!/bin/sh\ntimeout 20 /tests/vm/transhuge-stress >/dev/null\ns=$?\n[ $s = 143 ] || [ $s = 124 ]\n' \
 	>"$dst.tmp/vm/transhuge-stress.sh"
 chmod 0755 "$dst.tmp"/vm/*.sh
-cp "$TOP/tests/list" "$dst.tmp/list"
+# The list, and the tests only an architecture has (tests/list.$ARCH).
+cat "$TOP/tests/list" >"$dst.tmp/list"
+[ ! -f "$TOP/tests/list.$ARCH" ] || cat "$TOP/tests/list.$ARCH" >>"$dst.tmp/list"
 rm -rf "$dst"
 mv "$dst.tmp" "$dst"
 echo "$dst"

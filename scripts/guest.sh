@@ -4,20 +4,22 @@
 #   guest.sh run          the narrated demo
 #   guest.sh cmd 'CMD'    one command (GUEST_FILES=dir copied to /user); its exit code
 #   guest.sh shell        an interactive guest shell
-# Flavour: REF=series|base|mainline, DEBUG=0|1.  Logs: out/<time>-<flavour>-<mode>/,
-# or GUEST_OUT=dir (a caller that reads the logs, e.g. mainline-tests.sh).
+# Flavour: REF=series|base|mainline, DEBUG=0|1, ARCH=x86_64|arm64.  Logs:
+# out/<time>-<flavour>-<mode>/, or GUEST_OUT=dir (a caller that reads the
+# logs, e.g. mainline-tests.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 mode=$1 cmd=${2:-}
 ref=${REF:-series} debug=${DEBUG:-0}
 "$TOP/scripts/host-deps.sh"
-# KOBJ=dir boots a kernel built before (dir/arch/x86/boot/bzImage) and
+# KOBJ=dir boots a kernel built before (dir/arch/x86/boot/bzImage, see kimage) and
 # TESTS_DIR=dir takes test programs built before, instead of building the
 # flavour's kernel and tests/ now (for comparing a kept kernel with the work
 # tree's, or running one new test while tests/ is being edited).
 if [ -n "${KOBJ:-}" ]; then
-	[ -f "$KOBJ/arch/x86/boot/bzImage" ] || die "KOBJ=$KOBJ has no arch/x86/boot/bzImage"
+	img=$(kimage "$KOBJ")
+	[ -f "$img" ] || die "KOBJ=$KOBJ has no ${img#"$KOBJ"/}"
 	obj=$KOBJ
 else
 	obj=$("$TOP/scripts/build-kernel.sh" | tail -n 1)
@@ -58,7 +60,7 @@ initrd=$dir/initramfs.cpio.gz
 
 log "booting $flavour ($mode); logs in ${dir#"$TOP"/}"
 verdict=0
-"$TOP/scripts/boot.sh" "$obj/arch/x86/boot/bzImage" "$initrd" "$dir" "$mode" || verdict=$?
+"$TOP/scripts/boot.sh" "$(kimage "$obj")" "$initrd" "$dir" "$mode" || verdict=$?
 rm -f "$initrd"
 
 case "$mode" in

@@ -261,13 +261,27 @@ static const struct uffd_claims uffd_claims[] = {
 	{
 		/*
 		 * The first topic of the series alone (REF=fixes): the fixes
-		 * of 5.10 bugs on the base, with the base's ABI.
+		 * of 5.10 bugs on the base, with the base's ABI, less
+		 * write-protection where the architecture has no uffd-wp bit
+		 * (arm64 gets one later in the series): not advertised, and
+		 * MODE_WP refused.
 		 */
 		.ref = "fixes",
+#ifdef __aarch64__
+		.features = FEATURES_5_10 & ~FEAT(0),
+		.modes = {
+			[MEM_ANON] = CLAIM_MISSING,
+			[MEM_SHMEM] = CLAIM_MISSING,
+			[MEM_SHMEM_PRIVATE] = CLAIM_MISSING,
+			[MEM_HUGETLB] = CLAIM_MISSING,
+			[MEM_HUGETLB_PRIVATE] = CLAIM_MISSING,
+		},
+#else
 		.features = FEATURES_5_10,
+		.modes = { MODES_5_10 },
+#endif
 		.range_ioctls = RANGE_IOCTLS_5_10,
 		.basic_ioctls = BASIC_IOCTLS_5_10,
-		.modes = { MODES_5_10 },
 		.unregister_wakes = CLAIM_MISSING,
 		.unprivileged_default = 1,
 	},

@@ -70,9 +70,9 @@
 #define MAX_THREADS	8
 /* Never mapped: the static binary starts at 4 MiB, mmap() works top-down. */
 #define HOLE_START	0x100000UL
-/* A kernel address, and the top of the user address space (4-level) */
+/* A kernel address, and the top of the user address space (uffd-test.h) */
 #define KERNEL_ADDR	0xffff888000000000UL
-#define USER_TOP	((1UL << 47) - 4096)
+#define USER_TOP	TASK_SIZE_MAX
 /* An out field ("updated", walk_end) as the fuzzer leaves it */
 #define UNWRITTEN	0x5a5a5a5a5a5aLL
 /*
@@ -290,7 +290,7 @@ static void pick_range(unsigned int *seed, unsigned long *start, unsigned long *
 		*len = (1 + rnd(seed) % 16) * 4096;
 		return;
 	case 5:
-		*start = (1UL << 47) - 4096 * (rnd(seed) % 4);
+		*start = USER_VA_END - 4096 * (rnd(seed) % 4);
 		*len = 8192;
 		return;
 	case 6:
@@ -315,7 +315,7 @@ static uint64_t pick_mask(unsigned int *seed)
 	return m;
 }
 
-/* access_ok() of x86_64 (5.10 and 6.12 alike): [p, p + size) below TASK_SIZE_MAX */
+/* access_ok() of x86_64 and arm64 (5.10 and 6.12 alike): [p, p + size) up to TASK_SIZE_MAX */
 static bool user_range_ok(uint64_t p, uint64_t size)
 {
 	uint64_t sum = p + size;

@@ -439,7 +439,7 @@ static bool t_errors(struct env *e, enum uffd_mem mem)
 	    !expect_poison(e, "length 0", pg(e, 1), 0, 0, EINVAL, UNWRITTEN) ||
 	    !expect_poison(e, "unaligned start", pg(e, 1) + 512, e->page, 0, EINVAL, UNWRITTEN) ||
 	    !expect_poison(e, "unaligned length", pg(e, 1), e->page + 512, 0, EINVAL, UNWRITTEN) ||
-	    !expect_poison(e, "start beyond the user address space", (void *)(1UL << 47),
+	    !expect_poison(e, "start beyond the user address space", (void *)USER_VA_END,
 			   e->page, 0, EINVAL, UNWRITTEN) ||
 	    !expect_poison(e, "range wraps", pg(e, 1), -(unsigned long)getpagesize(), 0, EINVAL,
 			   UNWRITTEN) ||

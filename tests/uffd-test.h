@@ -31,6 +31,21 @@
 #include "kselftest.h"
 #include "uffd-claims.h"
 
+/*
+ * The end of the user address space.  x86_64 with 4-level page tables (the
+ * guest's kernels have no 5-level) maps below 1 << 47, and its access_ok()
+ * takes [p, p + size) up to TASK_SIZE_MAX, a page below that; arm64 with
+ * 48-bit addresses (configs/arm64.config) maps below 1 << 48 and its
+ * access_ok() takes ranges up to there (5.10 and 6.12 alike).
+ */
+#ifdef __aarch64__
+#define USER_VA_END	(1UL << 48)
+#define TASK_SIZE_MAX	USER_VA_END
+#else
+#define USER_VA_END	(1UL << 47)
+#define TASK_SIZE_MAX	(USER_VA_END - 4096)
+#endif
+
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB 0x0004U
 #endif
@@ -429,10 +444,30 @@ static inline bool mem_is_shared(enum uffd_mem mem)
 	return mem == MEM_SHMEM || mem == MEM_HUGETLB;
 }
 
+/*
+ * The huge page size of the hugetlb memory types: the default one (2 MiB),
+ * or UFFD_HUGETLB_KB's (arm64 with 4 KiB pages also has 64 KiB pages of
+ * contiguous ptes and 32 MiB pages of contiguous pmds).
+ */
+static inline size_t hugetlb_page_size(void)
+{
+	const char *kb = getenv("UFFD_HUGETLB_KB");
+
+	return kb ? strtoul(kb, NULL, 0) << 10 : HPAGE_SIZE;
+}
+
+/* memfd_create() flags for hugetlb pages of that size (MFD_HUGE_SHIFT 26) */
+static inline unsigned int hugetlb_memfd_flags(void)
+{
+	if (!getenv("UFFD_HUGETLB_KB"))
+		return MFD_HUGETLB;
+	return MFD_HUGETLB | (unsigned int)__builtin_ctzl(hugetlb_page_size()) << 26;
+}
+
 /* Page size of a memory type. */
 static inline size_t mem_page_size(enum uffd_mem mem)
 {
-	return mem_is_hugetlb(mem) ? HPAGE_SIZE : (size_t)getpagesize();
+	return mem_is_hugetlb(mem) ? hugetlb_page_size() : (size_t)getpagesize();
 }
 
 /*
@@ -451,7 +486,7 @@ static inline void *mem_map(enum uffd_mem mem, size_t len, int *fdp)
 		return mmap(NULL, len, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	fd = memfd_create(uffd_mem_names[mem],
-			  mem_is_hugetlb(mem) ? MFD_HUGETLB : 0);
+			  mem_is_hugetlb(mem) ? hugetlb_memfd_flags() : 0);
 	if (fd < 0)
 		return MAP_FAILED;
 	if (ftruncate(fd, len)) {

@@ -1009,7 +1009,8 @@ static bool shared_pmd(struct env *e, bool whole)
 
 	memset(e, 0, sizeof(*e));
 	e->mem = MEM_HUGETLB;
-	e->page = mem_page_size(MEM_HUGETLB);
+	/* only PMD-sized pages share page tables: the default 2 MiB ones */
+	e->page = HPAGE_SIZE;
 	e->mfd = memfd_create("uffd-pmd-share", MFD_HUGETLB);
 	if (e->mfd < 0 || ftruncate(e->mfd, PUD_SIZE))
 		return fail(e, "hugetlb memfd: %s", strerror(errno));
