@@ -128,26 +128,6 @@ static struct nb_knob knobs[] = {
 	{ .path = NB, .val = "1" },
 };
 
-/*
- * Read the old value of a knob into old (if not NULL), then write val (if
- * not NULL), each at offset 0: a sysctl ignores a write at a later offset
- * (kernel.sysctl_writes_strict), as after uffd-test.h's knob() read it.
- */
-static void sysctl_knob(const char *path, const char *val, char *old, size_t oldsz)
-{
-	int fd = open(path, val ? O_RDWR : O_RDONLY);
-	ssize_t n;
-
-	if (old) {
-		n = fd < 0 ? 0 : pread(fd, old, oldsz - 1, 0);
-		old[n > 0 ? n : 0] = 0;
-	}
-	if (fd >= 0 && val && pwrite(fd, val, strlen(val), 0) < 0)
-		ksft_print_msg("%s: %s\n", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-}
-
 static void knobs_restore(void)
 {
 	int i;
@@ -155,7 +135,7 @@ static void knobs_restore(void)
 	for (i = sizeof(knobs) / sizeof(knobs[0]) - 1; i >= 0; i--) {
 		if (!knobs[i].set)
 			continue;
-		sysctl_knob(knobs[i].path, knobs[i].old, NULL, 0);
+		knob(knobs[i].path, knobs[i].old, NULL, 0);
 		knobs[i].set = false;
 	}
 }
@@ -167,7 +147,7 @@ static void knobs_set(void)
 	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
 		if (access(knobs[i].path, W_OK))
 			continue;
-		sysctl_knob(knobs[i].path, knobs[i].val, knobs[i].old, sizeof(knobs[i].old));
+		knob(knobs[i].path, knobs[i].val, knobs[i].old, sizeof(knobs[i].old));
 		knobs[i].set = !!knobs[i].old[0];
 	}
 }
@@ -473,7 +453,7 @@ static bool balance(struct env *e, char *p, int cpu, int want)
 	__atomic_store_n(&r.stop, 1, __ATOMIC_SEQ_CST);
 	pthread_join(t, NULL);
 	/* no more scans: the checks see what the migration left */
-	sysctl_knob(NB, "0", NULL, 0);
+	knob(NB, "0", NULL, 0);
 	ksft_print_msg("%.1f s, %lu reads of the THP from CPU %d%s; the THP is on node %d\n",
 		       (now_ns() - t0) / 1e9, r.rounds, cpu, r.pinned ? "" : " (not pinned)", node);
 	if (!r.pinned)

@@ -354,7 +354,9 @@ static inline unsigned int rnd(unsigned int *seed)
 
 /*
  * A sysfs or procfs knob: its old value into old (if not NULL), then val
- * written (if not NULL).  A knob this kernel lacks reads as "".
+ * written (if not NULL).  A knob this kernel lacks reads as "".  Both at
+ * offset 0: a sysctl ignores a write at a later offset
+ * (kernel.sysctl_writes_strict), as after reading the old value.
  */
 static inline void knob(const char *path, const char *val, char *old, size_t oldsz)
 {
@@ -362,10 +364,10 @@ static inline void knob(const char *path, const char *val, char *old, size_t old
 	ssize_t n;
 
 	if (old) {
-		n = fd < 0 ? 0 : read(fd, old, oldsz - 1);
+		n = fd < 0 ? 0 : pread(fd, old, oldsz - 1, 0);
 		old[n > 0 ? n : 0] = 0;
 	}
-	if (fd >= 0 && val && write(fd, val, strlen(val)) < 0)
+	if (fd >= 0 && val && pwrite(fd, val, strlen(val), 0) < 0)
 		ksft_print_msg("%s: %s\n", path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
